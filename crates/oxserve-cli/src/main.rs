@@ -1,1 +1,130 @@
-fn main() {}
+//! The `oxserve` command.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use oxserve_server::{Registry, ServerConfig, load_model_file, load_repository};
+
+/// Serve machine-learning models over Open Inference Protocol V2, Seldon and KServe v1
+/// (REST and gRPC).
+#[derive(Parser)]
+#[command(name = "oxserve", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a model repository folder, or one model file.
+    Serve(Box<ServeArgs>),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Folder with one sub-folder per model (a model file plus an optional model-settings.json).
+    #[arg(
+        long,
+        env = "OXSERVE_MODEL_REPOSITORY",
+        required_unless_present = "model",
+        conflicts_with = "model"
+    )]
+    model_repository: Option<PathBuf>,
+    /// A single model file to serve without any settings (e.g. model.onnx).
+    #[arg(long, env = "OXSERVE_MODEL")]
+    model: Option<PathBuf>,
+    /// Name of the model given with --model (default: the file name without its extension).
+    #[arg(long, env = "OXSERVE_MODEL_NAME", requires = "model")]
+    name: Option<String>,
+    /// Interface to listen on.
+    #[arg(long, env = "OXSERVE_HOST", default_value = "0.0.0.0")]
+    host: IpAddr,
+    /// Port for REST (V2, Seldon, KServe v1) and /metrics; gRPC is accepted here too.
+    #[arg(long, env = "OXSERVE_HTTP_PORT", default_value_t = 8080)]
+    http_port: u16,
+    /// Port for gRPC (V2 inference, Seldon, health); REST is accepted here too.
+    #[arg(long, env = "OXSERVE_GRPC_PORT", default_value_t = 8081)]
+    grpc_port: u16,
+    /// Largest HTTP request body (after decompression) or gRPC message, in bytes.
+    #[arg(long, env = "OXSERVE_MAX_REQUEST_SIZE", default_value_t = 64 * 1024 * 1024)]
+    max_request_size: usize,
+    /// Seconds in-flight requests may take to finish after SIGTERM.
+    #[arg(long, env = "OXSERVE_DRAIN_TIMEOUT", default_value_t = 30.0)]
+    drain_timeout: f64,
+    /// Model that answers Seldon requests which name no model (default: the only model).
+    #[arg(long, env = "OXSERVE_DEFAULT_MODEL")]
+    default_model: Option<String>,
+    /// Path of libonnxruntime.so (default: found in the `onnxruntime` Python package).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    onnxruntime_lib: Option<PathBuf>,
+    /// Seldon unit name for meta.requestPath.
+    #[arg(long, env = "PREDICTIVE_UNIT_ID", hide = true)]
+    predictive_unit_id: Option<String>,
+    /// Seldon unit image for meta.requestPath.
+    #[arg(long, env = "PREDICTIVE_UNIT_IMAGE", hide = true)]
+    predictive_unit_image: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OXSERVE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Version => {
+            println!("oxserve {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Serve(args) => match serve(*args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    if !(args.drain_timeout >= 0.0 && args.drain_timeout.is_finite()) {
+        return Err("--drain-timeout: must be a non-negative number of seconds".into());
+    }
+    oxserve_onnx::init_onnxruntime(args.onnxruntime_lib.as_deref()).map_err(|e| e.to_string())?;
+    let units = match (&args.model_repository, &args.model) {
+        (Some(dir), _) => load_repository(dir).map_err(|e| e.to_string())?,
+        (None, Some(file)) => {
+            let name = match &args.name {
+                Some(name) => name.clone(),
+                None => file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "model".into()),
+            };
+            vec![load_model_file(file, &name).map_err(|e| e.to_string())?]
+        }
+        (None, None) => return Err("give --model-repository DIR or --model FILE".into()),
+    };
+    let registry = Registry::new(units, args.default_model.clone()).map_err(|e| e.to_string())?;
+    let config = ServerConfig {
+        host: args.host,
+        http_port: args.http_port,
+        grpc_port: args.grpc_port,
+        max_request_size: args.max_request_size,
+        drain_timeout: Duration::from_secs_f64(args.drain_timeout),
+        default_model: args.default_model,
+        seldon_unit_id: args.predictive_unit_id,
+        seldon_unit_image: args.predictive_unit_image,
+    };
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(oxserve_server::serve(config, registry)).map_err(|e| e.to_string())
+}

@@ -121,10 +121,10 @@ fn check_data(datatype: DataType, shape: &[usize], data: &[u8]) -> Result<()> {
                     data.len()
                 )));
             }
-            if datatype == DataType::Bool {
-                if let Some(bad) = data.iter().position(|&b| b > 1) {
-                    return Err(Error::invalid(format!("BOOL element {bad} is {}, not 0 or 1", data[bad])));
-                }
+            if datatype == DataType::Bool
+                && let Some(bad) = data.iter().position(|&b| b > 1)
+            {
+                return Err(Error::invalid(format!("BOOL element {bad} is {}, not 0 or 1", data[bad])));
             }
         }
         None => {

@@ -1,1 +1,12 @@
-//! placeholder
+//! Codecs between the wire protocols oxserve speaks and its neutral types.
+//!
+//! Every codec is pure: bytes (or generated protobuf messages) in, [`oxserve_core`] types out,
+//! and back. Nothing here knows about sockets, routes or models beyond their metadata, so a new
+//! protocol is a new module and never a change to the server's hub.
+
+mod elements;
+pub mod json_data;
+pub mod pb;
+pub mod seldon;
+pub mod v1;
+pub mod v2;

@@ -1,1 +1,64 @@
-//! placeholder
+//! oxserve's front end: REST routes and gRPC services for every protocol, on two ports.
+//!
+//! The server only wires routes to codecs ([`oxserve_protocol`]) and servables ([`Registry`]):
+//! a handler decodes the caller's protocol, asks the registry for the unit, runs it, and encodes
+//! the answer in the same protocol. Metrics are recorded around that, never inside codecs.
+
+mod body;
+mod config;
+mod grpc;
+mod metrics;
+mod registry;
+mod repository;
+mod rest;
+mod serve;
+
+pub use config::ServerConfig;
+pub use metrics::Metrics;
+pub use registry::Registry;
+pub use repository::{load_model_file, load_repository};
+pub use serve::serve;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use oxserve_core::{Result, Unit};
+
+use crate::metrics::Protocol;
+
+/// The server's name in V2 server metadata.
+pub(crate) const SERVER_NAME: &str = "oxserve";
+/// V2 extensions implemented, spelled as Triton spells them, so clients that probe find them.
+pub(crate) const EXTENSIONS: &[&str] = &["binary_tensor_data", "parameters", "model_configuration"];
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub registry: Arc<Registry>,
+    pub metrics: Arc<Metrics>,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    /// Runs one inference call against `unit` (already looked up, or the lookup's error) and
+    /// records its outcome and latency. Every protocol handler goes through here, so metrics
+    /// mean the same thing for all of them.
+    pub(crate) async fn observe<T, Fut>(
+        &self,
+        protocol: Protocol,
+        unit: Result<Arc<dyn Unit>>,
+        call: impl FnOnce(Arc<dyn Unit>) -> Fut,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
+        let start = Instant::now();
+        let (model, result) = match unit {
+            Err(e) => (String::new(), Err(e)),
+            Ok(unit) => (unit.metadata().name.clone(), call(unit).await),
+        };
+        self.metrics.record(protocol, &model, result.as_ref().err().map(|e| e.kind), start.elapsed());
+        result
+    }
+}

@@ -1,0 +1,65 @@
+# The two commands a new user runs: `make serve` and `make test`. Both install what is missing
+# (a Python virtual environment in .venv with ONNX Runtime and the test clients, the Rust
+# components clippy and rustfmt), build, and then serve or test.
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+CARGO ?= cargo
+MODELS := examples/models
+HTTP_PORT ?= 8080
+GRPC_PORT ?= 8081
+
+.PHONY: serve test build models lint rust-test e2e-test clean toolchain
+
+serve: $(VENV)/.serve-deps models toolchain
+	$(CARGO) build --release --bin oxserve
+	./target/release/oxserve serve --model-repository $(MODELS) --default-model iris \
+		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
+
+test: $(VENV)/.test-deps toolchain lint rust-test e2e-test
+
+build: toolchain
+	$(CARGO) build --release --bin oxserve
+
+# The example model repository, written by a script of the project (nothing is downloaded).
+models: $(MODELS)/.made
+$(MODELS)/.made: examples/make_models.py $(VENV)/.serve-deps
+	$(VPY) examples/make_models.py $(MODELS)
+	touch $@
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.serve-deps: examples/requirements.txt | $(VENV)/bin/python
+	$(VPY) -m pip install --quiet -r examples/requirements.txt
+	touch $@
+
+$(VENV)/.test-deps: tests/requirements.txt $(VENV)/.serve-deps
+	$(VPY) -m pip install --quiet -r tests/requirements.txt
+	touch $@
+
+toolchain:
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+lint: $(VENV)/.test-deps toolchain
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/ruff format --check examples tests
+	$(VENV)/bin/ruff check examples tests
+
+# The ONNX runtime tests write their models with examples/make_models.py from the venv.
+rust-test: $(VENV)/.serve-deps toolchain
+	OXSERVE_PYTHON=$(abspath $(VPY)) $(CARGO) test --workspace
+
+# End-to-end: the real binary on loopback ports, real clients (tritonclient, grpcio, requests).
+e2e-test: $(VENV)/.test-deps toolchain
+	$(CARGO) build --bin oxserve
+	OXSERVE_BIN=$(abspath target/debug/oxserve) $(VPY) -m pytest -q tests/e2e
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV) $(MODELS)

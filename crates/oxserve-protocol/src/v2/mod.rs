@@ -1,0 +1,3 @@
+//! Open Inference Protocol (V2) codecs.
+pub mod grpc;
+pub mod rest;

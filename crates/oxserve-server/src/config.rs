@@ -1,0 +1,38 @@
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// How the server listens and what limits it enforces.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Interface to bind (all interfaces by default).
+    pub host: IpAddr,
+    /// REST port (gRPC is also accepted here).
+    pub http_port: u16,
+    /// gRPC port (REST is also accepted here).
+    pub grpc_port: u16,
+    /// Largest HTTP body (after decompression) or gRPC message, in bytes.
+    pub max_request_size: usize,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub drain_timeout: Duration,
+    /// Model that answers Seldon requests which name no model.
+    pub default_model: Option<String>,
+    /// `PREDICTIVE_UNIT_ID`: this unit's name in Seldon's `meta.requestPath`.
+    pub seldon_unit_id: Option<String>,
+    /// `PREDICTIVE_UNIT_IMAGE`: this unit's image in Seldon's `meta.requestPath`.
+    pub seldon_unit_image: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: IpAddr::from([0, 0, 0, 0]),
+            http_port: 8080,
+            grpc_port: 8081,
+            max_request_size: 64 * 1024 * 1024,
+            drain_timeout: Duration::from_secs(30),
+            default_model: None,
+            seldon_unit_id: None,
+            seldon_unit_image: None,
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! gRPC services: V2 `inference.GRPCInferenceService`, Seldon `Model` and `Seldon`, and
+//! `grpc.health.v1.Health`, mounted on the same axum router as the REST routes.
+
+mod inference;
+mod seldon;
+
+use std::convert::Infallible;
+
+use axum::Router;
+use axum::extract::Request;
+use oxserve_core::{Error, ErrorKind};
+use oxserve_protocol::pb;
+use tonic::server::NamedService;
+use tower::{Service, ServiceExt};
+
+use crate::AppState;
+
+/// The gRPC services as axum routes (`/<package.Service>/<Method>`). Messages larger than
+/// `max_request_size` are refused with RESOURCE_EXHAUSTED by tonic itself.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_request_size;
+    let inference = pb::inference::grpc_inference_service_server::GrpcInferenceServiceServer::new(
+        inference::InferenceService::new(state.clone()),
+    )
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(usize::MAX);
+    let model = pb::seldon::model_server::ModelServer::new(seldon::SeldonService::new(state.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(usize::MAX);
+    let seldon = pb::seldon::seldon_server::SeldonServer::new(seldon::SeldonService::new(state))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(usize::MAX);
+    // Models are loaded before the server starts, so every service is SERVING for its life.
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let router = Router::new();
+    let router = mount(router, inference);
+    let router = mount(router, model);
+    let router = mount(router, seldon);
+    mount(router, health).layer(axum::middleware::map_response(too_large_is_resource_exhausted))
+}
+
+/// tonic refuses an oversized message with OUT_OF_RANGE; the protocol (and grpc-go, and
+/// Triton's clients) expect RESOURCE_EXHAUSTED. tonic answers before any service runs, with a
+/// trailers-only response, so the status is in the headers.
+async fn too_large_is_resource_exhausted(mut response: axum::response::Response) -> axum::response::Response {
+    let headers = response.headers_mut();
+    let out_of_range = headers.get("grpc-status").is_some_and(|s| s == "11");
+    let too_large = headers
+        .get("grpc-message")
+        .and_then(|m| percent_encoding::percent_decode(m.as_bytes()).decode_utf8().ok())
+        .is_some_and(|m| m.starts_with(TONIC_TOO_LARGE));
+    if out_of_range && too_large {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+    }
+    response
+}
+
+/// The start of tonic's message for a message over `max_decoding_message_size`.
+const TONIC_TOO_LARGE: &str = "Error, decoded message length too large";
+
+/// The status for a failed read of a request stream, with tonic's size refusal mapped as in
+/// [`too_large_is_resource_exhausted`].
+pub(crate) fn stream_status(status: tonic::Status) -> tonic::Status {
+    if status.code() == tonic::Code::OutOfRange && status.message().starts_with(TONIC_TOO_LARGE) {
+        tonic::Status::resource_exhausted(status.message().to_string())
+    } else {
+        status
+    }
+}
+
+/// Routes every method of `service` (tonic's own `Routes` carries a fallback, which axum
+/// cannot merge with the REST router's).
+fn mount<S>(router: Router, service: S) -> Router
+where
+    S: Service<http::Request<tonic::body::Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Response: axum::response::IntoResponse,
+    S::Future: Send + 'static,
+{
+    router.route_service(
+        &format!("/{}/{{*method}}", S::NAME),
+        service.map_request(|request: Request| request.map(tonic::body::Body::new)),
+    )
+}
+
+/// The gRPC status for an error.
+pub(crate) fn status_of(error: Error) -> tonic::Status {
+    let code = match error.kind {
+        ErrorKind::InvalidArgument => tonic::Code::InvalidArgument,
+        ErrorKind::NotFound => tonic::Code::NotFound,
+        ErrorKind::TooLarge => tonic::Code::ResourceExhausted,
+        ErrorKind::Unavailable => tonic::Code::Unavailable,
+        ErrorKind::DeadlineExceeded => tonic::Code::DeadlineExceeded,
+        ErrorKind::Unimplemented => tonic::Code::Unimplemented,
+        ErrorKind::Internal => tonic::Code::Internal,
+    };
+    tonic::Status::new(code, error.message)
+}

@@ -1,0 +1,118 @@
+//! Seldon's gRPC services `seldon.protos.Model` (a component) and `seldon.protos.Seldon` (a
+//! deployment's front door); both predict with the same model.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use oxserve_core::{Error, Result, Unit};
+use oxserve_protocol::pb::seldon::model_server::Model;
+use oxserve_protocol::pb::seldon::seldon_server::Seldon;
+use oxserve_protocol::pb::seldon::{
+    Feedback, SeldonGraphMetadata, SeldonMessage, SeldonModelMetadata, SeldonModelMetadataRequest,
+};
+use oxserve_protocol::seldon::grpc as codec;
+use tonic::{Request, Response, Status};
+
+use super::status_of;
+use crate::AppState;
+use crate::metrics::Protocol;
+
+/// gRPC metadata key naming the target model: Seldon's ingress routes a deployment by it.
+const MODEL_KEY: &str = "seldon";
+
+pub struct SeldonService {
+    state: AppState,
+}
+
+impl SeldonService {
+    pub fn new(state: AppState) -> Self {
+        SeldonService { state }
+    }
+
+    /// The model named by the `seldon` metadata key, else the default model.
+    fn target<T>(&self, request: &Request<T>) -> Result<Arc<dyn Unit>> {
+        match request.metadata().get(MODEL_KEY) {
+            Some(name) => {
+                let name = name.to_str().map_err(|_| Error::invalid("metadata 'seldon': not ASCII text"))?;
+                self.state.registry.get(name, None)
+            }
+            None => self.state.registry.default_unit(),
+        }
+    }
+
+    async fn predict(&self, request: Request<SeldonMessage>) -> Result<Response<SeldonMessage>, Status> {
+        let unit = self.target(&request);
+        let (unit_id, image) =
+            (self.state.config.seldon_unit_id.clone(), self.state.config.seldon_unit_image.clone());
+        let message = request.into_inner();
+        self.state
+            .observe(Protocol::SeldonGrpc, unit, |unit| async move {
+                let (request, kind) = codec::decode_message(message, unit.metadata())?;
+                let mut response = unit.predict(request).await?;
+                let id = unit_id.unwrap_or_else(|| unit.metadata().name.clone());
+                let image = image.unwrap_or_else(|| format!("oxserve:{}", env!("CARGO_PKG_VERSION")));
+                response.meta.request_path.entry(id).or_insert(image);
+                codec::encode_message(&response, kind)
+            })
+            .await
+            .map(Response::new)
+            .map_err(status_of)
+    }
+
+    fn metadata_of(&self, unit: Result<Arc<dyn Unit>>) -> Result<Response<SeldonModelMetadata>, Status> {
+        unit.map(|unit| Response::new(codec::encode_metadata(unit.metadata()))).map_err(status_of)
+    }
+}
+
+fn no_feedback() -> Status {
+    status_of(Error::unimplemented(
+        "this model takes no feedback; feedback goes to routers of inference graphs",
+    ))
+}
+
+#[tonic::async_trait]
+impl Model for SeldonService {
+    async fn predict(&self, request: Request<SeldonMessage>) -> Result<Response<SeldonMessage>, Status> {
+        SeldonService::predict(self, request).await
+    }
+
+    async fn send_feedback(&self, _: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
+        Err(no_feedback())
+    }
+
+    async fn metadata(&self, request: Request<()>) -> Result<Response<SeldonModelMetadata>, Status> {
+        self.metadata_of(self.target(&request))
+    }
+}
+
+#[tonic::async_trait]
+impl Seldon for SeldonService {
+    async fn predict(&self, request: Request<SeldonMessage>) -> Result<Response<SeldonMessage>, Status> {
+        SeldonService::predict(self, request).await
+    }
+
+    async fn send_feedback(&self, _: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
+        Err(no_feedback())
+    }
+
+    async fn model_metadata(
+        &self,
+        request: Request<SeldonModelMetadataRequest>,
+    ) -> Result<Response<SeldonModelMetadata>, Status> {
+        let name = request.get_ref().name.clone();
+        let unit = if name.is_empty() { self.target(&request) } else { self.state.registry.get(&name, None) };
+        self.metadata_of(unit)
+    }
+
+    /// A single model is a graph of one node.
+    async fn graph_metadata(&self, request: Request<()>) -> Result<Response<SeldonGraphMetadata>, Status> {
+        let unit = self.target(&request).map_err(status_of)?;
+        let metadata = codec::encode_metadata(unit.metadata());
+        Ok(Response::new(SeldonGraphMetadata {
+            name: metadata.name.clone(),
+            inputs: metadata.inputs.clone(),
+            outputs: metadata.outputs.clone(),
+            models: HashMap::from([(metadata.name.clone(), metadata)]),
+        }))
+    }
+}

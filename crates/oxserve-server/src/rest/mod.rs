@@ -1,0 +1,50 @@
+//! REST routes of every protocol, on one axum router.
+
+mod seldon;
+mod v1;
+mod v2;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use oxserve_core::Error;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+
+use crate::AppState;
+
+/// All REST routes: V2, Seldon, KServe v1, `/metrics`. Unknown paths answer 404 and known paths
+/// with the wrong method 405, both with a JSON body.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(v2::routes())
+        .merge(seldon::routes())
+        .merge(v1::routes())
+        .route("/metrics", get(metrics))
+        .route("/", get(|| async { json_response(StatusCode::OK, br#"{"status":"alive"}"#.to_vec()) }))
+        .fallback(|| async { json_response(StatusCode::NOT_FOUND, br#"{"error":"Not Found"}"#.to_vec()) })
+        .method_not_allowed_fallback(|| async {
+            json_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                br#"{"error":"method not allowed on this path"}"#.to_vec(),
+            )
+        })
+        .layer(CompressionLayer::new())
+        .layer(RequestDecompressionLayer::new())
+        .with_state(state)
+}
+
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+}
+
+/// A JSON response with the given status.
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The HTTP status for an error.
+pub(crate) fn status_of(error: &Error) -> StatusCode {
+    StatusCode::from_u16(error.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}

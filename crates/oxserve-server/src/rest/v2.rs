@@ -1,0 +1,159 @@
+//! Open Inference Protocol V2 REST routes.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures::stream;
+use oxserve_core::{Error, Result, Unit};
+use oxserve_protocol::v2::rest::{self, OutputEncoding};
+
+use super::{json_response, status_of};
+use crate::body::read_body;
+use crate::metrics::Protocol;
+use crate::{AppState, EXTENSIONS, SERVER_NAME};
+
+const HEADER_LENGTH: &str = "inference-header-content-length";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2/health/live", get(|| async { StatusCode::OK }))
+        .route("/v2/health/ready", get(server_ready))
+        .route("/v2", get(server_metadata))
+        .route("/v2/models", get(model_list))
+        .route("/v2/models/{name}", get(model_metadata))
+        .route("/v2/models/{name}/versions/{version}", get(model_metadata_versioned))
+        .route("/v2/models/{name}/ready", get(model_ready))
+        .route("/v2/models/{name}/versions/{version}/ready", get(model_ready_versioned))
+        .route("/v2/models/{name}/infer", post(infer))
+        .route("/v2/models/{name}/versions/{version}/infer", post(infer_versioned))
+}
+
+fn error_response(error: &Error) -> Response {
+    json_response(status_of(error), rest::encode_error(&error.message))
+}
+
+/// Health "false" is 400, as Triton answers.
+fn health(ready: bool) -> StatusCode {
+    if ready { StatusCode::OK } else { StatusCode::BAD_REQUEST }
+}
+
+async fn server_ready(State(state): State<AppState>) -> StatusCode {
+    health(state.registry.all_ready())
+}
+
+async fn server_metadata() -> Response {
+    json_response(
+        StatusCode::OK,
+        rest::encode_server_metadata(SERVER_NAME, env!("CARGO_PKG_VERSION"), EXTENSIONS),
+    )
+}
+
+async fn model_list(State(state): State<AppState>) -> Response {
+    json_response(StatusCode::OK, rest::encode_model_list(&state.registry.names()))
+}
+
+async fn model_metadata(state: State<AppState>, Path(name): Path<String>) -> Response {
+    metadata_of(state, name, None)
+}
+
+async fn model_metadata_versioned(
+    state: State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Response {
+    metadata_of(state, name, Some(version))
+}
+
+fn metadata_of(State(state): State<AppState>, name: String, version: Option<String>) -> Response {
+    match state.registry.get(&name, version.as_deref()) {
+        Ok(unit) => json_response(StatusCode::OK, rest::encode_model_metadata(unit.metadata())),
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn model_ready(state: State<AppState>, Path(name): Path<String>) -> Response {
+    ready_of(state, name, None)
+}
+
+async fn model_ready_versioned(
+    state: State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Response {
+    ready_of(state, name, Some(version))
+}
+
+fn ready_of(State(state): State<AppState>, name: String, version: Option<String>) -> Response {
+    match state.registry.get(&name, version.as_deref()) {
+        Ok(unit) => health(unit.is_ready()).into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn infer(state: State<AppState>, Path(name): Path<String>, headers: HeaderMap, body: Body) -> Response {
+    infer_in(state, name, None, headers, body).await
+}
+
+async fn infer_versioned(
+    state: State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    infer_in(state, name, Some(version), headers, body).await
+}
+
+async fn infer_in(
+    State(state): State<AppState>,
+    name: String,
+    version: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let unit = state.registry.get(&name, version.as_deref());
+    let config = state.config.clone();
+    state
+        .observe(Protocol::V2Rest, unit, |unit| run(config.max_request_size, unit, version, headers, body))
+        .await
+        .unwrap_or_else(|e| error_response(&e))
+}
+
+async fn run(
+    max_request_size: usize,
+    unit: Arc<dyn Unit>,
+    version: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let header_length = match headers.get(HEADER_LENGTH) {
+        None => None,
+        Some(value) => Some(
+            value.to_str().map_err(|_| Error::invalid("Inference-Header-Content-Length: not a number"))?,
+        ),
+    };
+    let body = read_body(body, max_request_size).await?;
+    let mut request = rest::decode_infer_request(body, header_length, unit.metadata())?;
+    request.model_version = version;
+    let encoding = OutputEncoding::from_request(&request);
+    let response = unit.predict(request).await?;
+    let encoded = rest::encode_infer_response(&response, &encoding)?;
+    let length: usize = encoded.chunks.iter().map(|c| c.len()).sum();
+    let mut reply = Response::new(Body::from_stream(stream::iter(
+        encoded.chunks.into_iter().map(Ok::<_, std::convert::Infallible>),
+    )));
+    let reply_headers = reply.headers_mut();
+    reply_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    match encoded.json_length {
+        Some(json_length) => {
+            reply_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            reply_headers.insert(HEADER_LENGTH, HeaderValue::from(json_length));
+        }
+        None => {
+            reply_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+    }
+    Ok(reply)
+}
