@@ -13,6 +13,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::AppState;
+use crate::body::close_if_body_unread;
 
 /// All REST routes: V2, Seldon, KServe v1, `/metrics`. Unknown paths answer 404 and known paths
 /// with the wrong method 405, both with a JSON body.
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(close_if_body_unread))
         .layer(RequestDecompressionLayer::new())
         .with_state(state)
 }
