@@ -11,7 +11,8 @@ use bytes::Bytes;
 use half::{bf16, f16};
 use ort::AsPointer;
 use ort::memory::Allocator;
-use ort::value::{DynTensor, DynValue, PrimitiveTensorElementType, TensorElementType, ValueType};
+use ort::session::SessionInputValue;
+use ort::value::{DynTensor, DynValue, PrimitiveTensorElementType, TensorElementType, TensorRef, ValueType};
 use oxserve_core::{DataType, Error, Tensor};
 
 /// The V2 datatype that carries an ONNX element type, if there is one.
@@ -38,6 +39,9 @@ pub(crate) fn datatype_of(ty: TensorElementType) -> Option<DataType> {
 /// An element type whose values are stored little-endian in a tensor buffer.
 trait LeElement: PrimitiveTensorElementType + Clone + std::fmt::Debug + 'static {
     const SIZE: usize;
+    /// The elements read in place, when the buffer is suitably aligned and the host is
+    /// little-endian; `None` means they must be copied with [`LeElement::decode`].
+    fn view(bytes: &[u8]) -> Option<&[Self]>;
     fn decode(bytes: &[u8]) -> Vec<Self>;
     fn encode(values: &[Self]) -> Vec<u8>;
 }
@@ -46,6 +50,10 @@ macro_rules! le_element {
     ($($t:ty),* $(,)?) => {$(
         impl LeElement for $t {
             const SIZE: usize = size_of::<$t>();
+
+            fn view(bytes: &[u8]) -> Option<&[Self]> {
+                if cfg!(target_endian = "little") { bytemuck::try_cast_slice(bytes).ok() } else { None }
+            }
 
             fn decode(bytes: &[u8]) -> Vec<Self> {
                 bytes
@@ -76,6 +84,11 @@ le_element!(u8, u16, u32, u64, i8, i16, i32, i64, f16, f32, f64, bf16);
 
 impl LeElement for bool {
     const SIZE: usize = 1;
+
+    /// Never in place: a request byte is not known to be a valid `bool` (0 or 1) by its type.
+    fn view(_: &[u8]) -> Option<&[Self]> {
+        None
+    }
 
     fn decode(bytes: &[u8]) -> Vec<Self> {
         bytes.iter().map(|&b| b != 0).collect()
@@ -152,8 +165,9 @@ fn ort_error(context: impl std::fmt::Display) -> impl FnOnce(ort::Error) -> Erro
 }
 
 /// Builds the ort value for one request input (its datatype and shape were checked against the
-/// model's metadata already).
-pub(crate) fn to_ort(tensor: &Tensor) -> Result<DynValue, Error> {
+/// model's metadata already). Aligned fixed-size inputs are lent to ONNX Runtime as they are, so
+/// the request's buffer is the runtime's input; others are copied once.
+pub(crate) fn to_ort(tensor: &Tensor) -> Result<SessionInputValue<'_>, Error> {
     let name = &tensor.name;
     let count = oxserve_core::element_count(&tensor.shape)
         .ok_or_else(|| Error::invalid(format!("input '{name}': shape {:?} is too large", tensor.shape)))?;
@@ -164,7 +178,11 @@ pub(crate) fn to_ort(tensor: &Tensor) -> Result<DynValue, Error> {
     )
 }
 
-fn fixed_to_ort<T: LeElement>(tensor: &Tensor, count: usize, shape: Vec<i64>) -> Result<DynValue, Error> {
+fn fixed_to_ort<T: LeElement>(
+    tensor: &Tensor,
+    count: usize,
+    shape: Vec<i64>,
+) -> Result<SessionInputValue<'_>, Error> {
     // `Tensor`'s fields are public, so a tensor may not have come through `Tensor::new`'s checks.
     if Some(tensor.data.len()) != count.checked_mul(T::SIZE) {
         return Err(Error::invalid(format!(
@@ -174,13 +192,21 @@ fn fixed_to_ort<T: LeElement>(tensor: &Tensor, count: usize, shape: Vec<i64>) ->
             tensor.datatype
         )));
     }
-    let values = T::decode(&tensor.data);
-    let value = ort::value::Tensor::from_array((shape, values))
-        .map_err(ort_error(format_args!("input '{}'", tensor.name)))?;
-    Ok(value.into_dyn())
+    let context = format_args!("input '{}'", tensor.name);
+    if let Some(values) = T::view(&tensor.data) {
+        let view = TensorRef::from_array_view((shape, values)).map_err(ort_error(context))?;
+        return Ok(view.into());
+    }
+    let value =
+        ort::value::Tensor::from_array((shape, T::decode(&tensor.data))).map_err(ort_error(context))?;
+    Ok(value.into())
 }
 
-fn strings_to_ort(tensor: &Tensor, count: usize, shape: Vec<i64>) -> Result<DynValue, Error> {
+fn strings_to_ort(
+    tensor: &Tensor,
+    count: usize,
+    shape: Vec<i64>,
+) -> Result<SessionInputValue<'static>, Error> {
     let name = &tensor.name;
     // Count before allocating ORT memory, so a bad request costs nothing. ONNX strings are
     // passed through as bytes, whatever their encoding, as Triton's ONNX backend does.
@@ -209,7 +235,7 @@ fn strings_to_ort(tensor: &Tensor, count: usize, shape: Vec<i64>) -> Result<DynV
             }
         }
     }
-    Ok(value.into_dyn())
+    Ok(value.into())
 }
 
 /// Turns one ort output into a response tensor. The element type is the actual tensor's, which

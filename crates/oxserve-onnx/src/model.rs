@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use ort::session::{OutputSelector, RunOptions, Session};
-use ort::value::{DynValue, Outlet, ValueType};
+use ort::session::{OutputSelector, RunOptions, Session, SessionInputValue};
+use ort::value::{Outlet, ValueType};
 use oxserve_core::{
     Error, InferenceRequest, InferenceResponse, ModelMetadata, ModelSettings, Result, Tensor, TensorSpec,
     Unit,
@@ -189,7 +189,7 @@ fn run(pool: &SessionPool, model: &str, inputs: &[Tensor], wanted: &[String]) ->
     let values = inputs
         .iter()
         .map(|t| Ok((t.name.as_str(), convert::to_ort(t)?)))
-        .collect::<Result<Vec<(&str, DynValue)>>>()?;
+        .collect::<Result<Vec<(&str, SessionInputValue<'_>)>>>()?;
     let selector = wanted.iter().fold(OutputSelector::no_default(), |s, name| s.with(name.as_str()));
     let options = RunOptions::new()
         .map_err(|e| Error::internal(format!("model '{model}': {e}")))?

@@ -66,7 +66,7 @@ async fn predict(
     let request_path = unit_request_path(&state);
     state
         .observe(Protocol::SeldonRest, unit, |unit| async move {
-            let body = read_body(body, limit).await?;
+            let body = read_body(body, limit, None).await?;
             let message = message_text(&headers, query.as_deref(), body)?;
             let (request, kind) = seldon::decode_message(&message, unit.metadata())?;
             let mut response = unit.predict(request).await?;

@@ -95,7 +95,7 @@ async fn dispatch(
 }
 
 async fn predict(unit: Arc<dyn Unit>, limit: usize, body: Body) -> Result<Vec<u8>> {
-    let body = read_body(body, limit).await?;
+    let body = read_body(body, limit, None).await?;
     let (request, form) = v1::decode_predict(&body, unit.metadata())?;
     let response = unit.predict(request).await?;
     v1::encode_predict(&response, form)

@@ -134,7 +134,7 @@ async fn run(
             value.to_str().map_err(|_| Error::invalid("Inference-Header-Content-Length: not a number"))?,
         ),
     };
-    let body = read_body(body, max_request_size).await?;
+    let body = read_body(body, max_request_size, header_length.and_then(|h| h.trim().parse().ok())).await?;
     let mut request = rest::decode_infer_request(body, header_length, unit.metadata())?;
     request.model_version = version;
     let encoding = OutputEncoding::from_request(&request);
