@@ -103,7 +103,9 @@ def mlp(out: Path) -> None:
         "mlp",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 64])],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 10])],
-        initializer=[numpy_helper.from_array(a, n) for a, n in [(w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2")]],
+        initializer=[
+            numpy_helper.from_array(a, n) for a, n in [(w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2")]
+        ],
     )
     settings = {"name": "mlp", "implementation": "onnx", "parameters": {"uri": "./model.onnx"}}
     save(helper.make_model(graph, opset_imports=OPSET), out / "mlp", settings)
