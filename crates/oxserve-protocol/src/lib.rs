@@ -8,5 +8,7 @@ mod elements;
 pub mod json_data;
 pub mod pb;
 pub mod seldon;
+#[cfg(test)]
+mod testing;
 pub mod v1;
 pub mod v2;

@@ -431,24 +431,14 @@ pub fn encode_model_status(name: &str, ready: bool) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use oxserve_core::{ErrorKind, TensorSpec};
+    use oxserve_core::ErrorKind;
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::testing::model;
 
     /// An input as (name, datatype, shape, flat JSON elements), easy to compare.
     type Summary = (String, DataType, Vec<usize>, String);
-
-    fn model(inputs: &[(&str, DataType)]) -> ModelMetadata {
-        ModelMetadata {
-            name: "m".into(),
-            inputs: inputs
-                .iter()
-                .map(|&(name, datatype)| TensorSpec { name: name.into(), datatype, shape: vec![-1] })
-                .collect(),
-            ..Default::default()
-        }
-    }
 
     fn decode(body: &str, metadata: &ModelMetadata) -> (Vec<Summary>, PredictForm) {
         let (request, form) = decode_predict(body.as_bytes(), metadata).unwrap();

@@ -320,21 +320,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::pb::tensorflow::{DataType as TfType, TensorProto, TensorShapeProto, tensor_shape_proto::Dim};
+    use crate::pb::tensorflow::DataType as TfType;
+    use crate::testing::{model, tf_proto};
 
     /// The inputs a test model declares: name and datatype.
     type Inputs<'a> = &'a [(&'a str, DataType)];
-
-    fn model(inputs: &[(&str, DataType)]) -> ModelMetadata {
-        ModelMetadata {
-            name: "m".into(),
-            inputs: inputs
-                .iter()
-                .map(|&(name, datatype)| TensorSpec { name: name.into(), datatype, shape: vec![-1, -1] })
-                .collect(),
-            ..Default::default()
-        }
-    }
 
     fn with_data(form: default_data::DataOneof, names: &[&str]) -> pb::SeldonMessage {
         let data =
@@ -388,15 +378,6 @@ mod tests {
         match &message.data_oneof {
             Some(seldon_message::DataOneof::Data(data)) => data,
             other => panic!("expected data, got {other:?}"),
-        }
-    }
-
-    fn tf_proto(tf: TfType, dims: &[i64]) -> TensorProto {
-        let dim = dims.iter().map(|&size| Dim { size, name: String::new() }).collect();
-        TensorProto {
-            dtype: tf as i32,
-            tensor_shape: Some(TensorShapeProto { dim, unknown_rank: false }),
-            ..TensorProto::default()
         }
     }
 
@@ -830,7 +811,7 @@ mod tests {
             vec![pb::SeldonMessageMetadata {
                 name: "x".into(),
                 datatype: "FP32".into(),
-                shape: vec![-1, -1],
+                shape: vec![-1],
                 ..Default::default()
             }]
         );

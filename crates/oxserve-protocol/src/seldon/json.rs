@@ -323,20 +323,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::testing::model;
 
     /// The inputs a test model declares: name and datatype.
     type Inputs<'a> = &'a [(&'a str, DataType)];
-
-    fn model(inputs: &[(&str, DataType)]) -> ModelMetadata {
-        ModelMetadata {
-            name: "m".into(),
-            inputs: inputs
-                .iter()
-                .map(|&(name, datatype)| TensorSpec { name: name.into(), datatype, shape: vec![-1, -1] })
-                .collect(),
-            ..Default::default()
-        }
-    }
 
     fn decode(body: &str, inputs: &[(&str, DataType)]) -> Result<(InferenceRequest, PayloadKind)> {
         decode_message(body.as_bytes(), &model(inputs))
@@ -744,7 +734,7 @@ mod tests {
         assert_eq!(
             body,
             json!({"name": "m", "versions": ["1"], "platform": "onnx",
-                   "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, -1]}],
+                   "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1]}],
                    "outputs": [{"name": "y", "datatype": "INT64", "shape": [-1]}], "custom": {}})
         );
         let empty: serde_json::Value = serde_json::from_slice(&encode_metadata(&model(&[]))).unwrap();

@@ -280,20 +280,9 @@ fn ndarray_shape(tensor: &Tensor) -> &[usize] {
 
 #[cfg(test)]
 mod tests {
-    use oxserve_core::TensorSpec;
 
     use super::*;
-
-    fn model(inputs: &[(&str, DataType)]) -> ModelMetadata {
-        ModelMetadata {
-            name: "m".into(),
-            inputs: inputs
-                .iter()
-                .map(|&(name, datatype)| TensorSpec { name: name.into(), datatype, shape: vec![-1] })
-                .collect(),
-            ..Default::default()
-        }
-    }
+    use crate::testing::model;
 
     fn response(tensor: Tensor) -> InferenceResponse {
         InferenceResponse { model_name: "m".into(), outputs: vec![tensor], ..Default::default() }

@@ -215,47 +215,39 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+    use crate::testing::tf_proto;
 
     const ANY: Target<'static> = Target { name: "x", datatype: None };
-
-    fn proto(tf: TfType, dims: &[i64]) -> TensorProto {
-        let dim = dims.iter().map(|&size| Dim { size, name: String::new() }).collect();
-        TensorProto {
-            dtype: tf as i32,
-            tensor_shape: Some(TensorShapeProto { dim, unknown_rank: false }),
-            ..TensorProto::default()
-        }
-    }
 
     /// Typed lists → tensor → typed lists, and the same through `tensor_content`.
     #[test]
     fn round_trips_every_dtype_both_ways() {
         let mut cases = Vec::new();
-        let mut p = proto(TfType::DtFloat, &[1, 3]);
+        let mut p = tf_proto(TfType::DtFloat, &[1, 3]);
         p.float_val = vec![0.5, -1.25, f32::MAX];
         cases.push((p, DataType::Fp32));
-        let mut p = proto(TfType::DtDouble, &[2]);
+        let mut p = tf_proto(TfType::DtDouble, &[2]);
         p.double_val = vec![0.1, -1e300];
         cases.push((p, DataType::Fp64));
-        let mut p = proto(TfType::DtInt32, &[2, 1]);
+        let mut p = tf_proto(TfType::DtInt32, &[2, 1]);
         p.int_val = vec![i32::MIN, 7];
         cases.push((p, DataType::Int32));
-        let mut p = proto(TfType::DtInt64, &[2]);
+        let mut p = tf_proto(TfType::DtInt64, &[2]);
         p.int64_val = vec![i64::MAX, -1];
         cases.push((p, DataType::Int64));
-        let mut p = proto(TfType::DtString, &[3]);
+        let mut p = tf_proto(TfType::DtString, &[3]);
         p.string_val = vec![Bytes::from_static(b"a"), Bytes::new(), Bytes::from_static(&[0xff, 0])];
         cases.push((p, DataType::Bytes));
-        let mut p = proto(TfType::DtBool, &[2]);
+        let mut p = tf_proto(TfType::DtBool, &[2]);
         p.bool_val = vec![true, false];
         cases.push((p, DataType::Bool));
-        let mut p = proto(TfType::DtUint64, &[1]);
+        let mut p = tf_proto(TfType::DtUint64, &[1]);
         p.uint64_val = vec![u64::MAX];
         cases.push((p, DataType::Uint64));
-        let mut p = proto(TfType::DtHalf, &[1]);
+        let mut p = tf_proto(TfType::DtHalf, &[1]);
         p.half_val = vec![i32::from(half::f16::from_f32(1.5).to_bits())];
         cases.push((p, DataType::Fp16));
-        let mut p = proto(TfType::DtUint8, &[2]);
+        let mut p = tf_proto(TfType::DtUint8, &[2]);
         p.int_val = vec![0, 255];
         cases.push((p, DataType::Uint8));
 
@@ -270,7 +262,7 @@ mod tests {
 
     #[test]
     fn content_is_shared_not_copied_when_types_agree() {
-        let mut p = proto(TfType::DtFloat, &[2]);
+        let mut p = tf_proto(TfType::DtFloat, &[2]);
         p.tensor_content =
             Bytes::from([1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>());
         let t = decode(&p, &Target { name: "in", datatype: Some(DataType::Fp32) }).unwrap();
@@ -281,13 +273,13 @@ mod tests {
 
     #[test]
     fn converts_to_the_declared_datatype() {
-        let mut p = proto(TfType::DtDouble, &[2]);
+        let mut p = tf_proto(TfType::DtDouble, &[2]);
         p.double_val = vec![1.5, 2.5];
         let t = decode(&p, &Target { name: "x", datatype: Some(DataType::Fp32) }).unwrap();
         assert_eq!(t.datatype, DataType::Fp32);
         assert_eq!(&t.data[..], [1.5f32, 2.5].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>());
 
-        let mut p = proto(TfType::DtInt64, &[1]);
+        let mut p = tf_proto(TfType::DtInt64, &[1]);
         p.tensor_content = Bytes::from(300i64.to_le_bytes().to_vec());
         let e = decode(&p, &Target { name: "x", datatype: Some(DataType::Uint8) }).unwrap_err();
         assert_eq!(e.message, "data.tftensor.tensorContent: element 0: 300 is out of range for UINT8");
@@ -295,7 +287,7 @@ mod tests {
 
     #[test]
     fn short_lists_repeat_the_last_value_like_make_ndarray() {
-        let mut p = proto(TfType::DtInt32, &[2, 2]);
+        let mut p = tf_proto(TfType::DtInt32, &[2, 2]);
         p.int_val = vec![1, 9];
         let t = decode(&p, &ANY).unwrap();
         assert_eq!(encode(&t, TfValues::Typed).int_val, vec![1, 9, 9, 9]);
@@ -306,7 +298,7 @@ mod tests {
         let mut p = TensorProto { dtype: TfType::DtFloat as i32, ..TensorProto::default() };
         p.float_val = vec![4.0];
         assert_eq!(decode(&p, &ANY).unwrap().shape, Vec::<usize>::new());
-        let empty = proto(TfType::DtFloat, &[0, 3]);
+        let empty = tf_proto(TfType::DtFloat, &[0, 3]);
         assert_eq!(decode(&empty, &ANY).unwrap().shape, vec![0, 3]);
     }
 
@@ -317,36 +309,42 @@ mod tests {
                 TensorProto { dtype: 99, ..TensorProto::default() },
                 "data.tftensor.dtype: unknown TensorFlow dtype 99",
             ),
-            (proto(TfType::DtComplex64, &[1]), "data.tftensor.dtype: DT_COMPLEX64 has no oxserve datatype"),
             (
-                proto(TfType::DtFloat, &[-1, 2]),
+                tf_proto(TfType::DtComplex64, &[1]),
+                "data.tftensor.dtype: DT_COMPLEX64 has no oxserve datatype",
+            ),
+            (
+                tf_proto(TfType::DtFloat, &[-1, 2]),
                 "data.tftensor.tensorShape.dim[0].size: -1 is not a dimension",
             ),
-            (proto(TfType::DtFloat, &[2]), "data.tftensor.floatVal: no values for 2 elements"),
+            (tf_proto(TfType::DtFloat, &[2]), "data.tftensor.floatVal: no values for 2 elements"),
             (
-                TensorProto { float_val: vec![1.0, 2.0, 3.0], ..proto(TfType::DtFloat, &[2]) },
+                TensorProto { float_val: vec![1.0, 2.0, 3.0], ..tf_proto(TfType::DtFloat, &[2]) },
                 "data.tftensor.floatVal: 3 values for 2 elements",
             ),
             (
-                TensorProto { tensor_content: Bytes::from_static(&[0; 7]), ..proto(TfType::DtFloat, &[2]) },
+                TensorProto {
+                    tensor_content: Bytes::from_static(&[0; 7]),
+                    ..tf_proto(TfType::DtFloat, &[2])
+                },
                 "data.tftensor.tensorContent: shape [2] of DT_FLOAT needs 8 bytes, got 7",
             ),
             (
-                TensorProto { tensor_content: Bytes::from_static(b"ab"), ..proto(TfType::DtString, &[1]) },
+                TensorProto { tensor_content: Bytes::from_static(b"ab"), ..tf_proto(TfType::DtString, &[1]) },
                 "data.tftensor.tensorContent: DT_STRING values go in stringVal",
             ),
             (
-                TensorProto { int_val: vec![1], ..proto(TfType::DtBool, &[1]) },
+                TensorProto { int_val: vec![1], ..tf_proto(TfType::DtBool, &[1]) },
                 "data.tftensor.boolVal: no values for 1 elements",
             ),
         ];
         for (p, message) in cases {
             assert_eq!(decode(&p, &ANY).unwrap_err().message, message);
         }
-        let mut unknown = proto(TfType::DtFloat, &[]);
+        let mut unknown = tf_proto(TfType::DtFloat, &[]);
         unknown.tensor_shape.as_mut().unwrap().unknown_rank = true;
         assert!(decode(&unknown, &ANY).unwrap_err().message.contains("unknownRank"));
-        let mut p = proto(TfType::DtString, &[1]);
+        let mut p = tf_proto(TfType::DtString, &[1]);
         p.string_val = vec![Bytes::from_static(b"x")];
         let e = decode(&p, &Target { name: "x", datatype: Some(DataType::Fp32) }).unwrap_err();
         assert_eq!(e.message, "data.tftensor.stringVal: element 0: expected a number for FP32, got a string");
