@@ -99,6 +99,14 @@ def test_server_live_ready_and_metadata(client):
     assert "binary_tensor_data" in meta.extensions
 
 
+def test_model_config(client):
+    config = client.get_model_config("iris", as_json=True)["config"]
+    assert config["name"] == "iris"
+    assert config["backend"] == "onnxruntime"
+    assert config["input"] == [{"name": "input", "data_type": "TYPE_FP32", "dims": ["-1", "4"]}]
+    assert [o["name"] for o in config["output"]] == ["probabilities", "label"]
+
+
 def test_model_metadata(client):
     meta = client.get_model_metadata("iris")
     assert meta.name == "iris"

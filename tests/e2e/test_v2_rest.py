@@ -534,6 +534,23 @@ def test_tritonclient_http_health_and_metadata(triton_http):
     assert meta["inputs"][0]["name"] == "input"
 
 
+def test_tritonclient_http_model_config(triton_http):
+    assert "model_configuration" in triton_http.get_server_metadata()["extensions"]
+    for version in ("", "1"):
+        config = triton_http.get_model_config("iris", version)
+        assert config["name"] == "iris"
+        assert config["backend"] == "onnxruntime"
+        assert config["max_batch_size"] == 0
+        assert config["input"] == [{"name": "input", "data_type": "TYPE_FP32", "dims": [-1, 4]}]
+        assert {o["name"]: o["data_type"] for o in config["output"]} == {
+            "probabilities": "TYPE_FP32",
+            "label": "TYPE_INT64",
+        }
+    with pytest.raises(InferenceServerException) as e:
+        triton_http.get_model_config("no_such_model")
+    assert "no_such_model" in str(e.value)
+
+
 @pytest.mark.parametrize("binary", [False, True])
 def test_tritonclient_http_iris(triton_http, reference, binary):
     inp = httpclient.InferInput("input", list(IRIS_X.shape), "FP32")

@@ -472,6 +472,26 @@ fn write_output_parameters(out: &mut Vec<u8>, parameters: &Parameters, binary_si
     out.push(b'}');
 }
 
+/// `GET /v2/models/{m}/config`: Triton's model configuration in its JSON form (the same
+/// configuration the gRPC `ModelConfig` call answers), which tools such as `perf_analyzer` read.
+pub fn encode_model_config(metadata: &ModelMetadata, max_batch_size: usize) -> Vec<u8> {
+    let config = super::grpc::encode_model_config(metadata, max_batch_size).config.unwrap_or_default();
+    let tensor = |name: &str, data_type: i32, dims: &[i64]| {
+        let data_type = crate::pb::inference::DataType::try_from(data_type)
+            .unwrap_or(crate::pb::inference::DataType::TypeInvalid);
+        serde_json::json!({"name": name, "data_type": data_type.as_str_name(), "dims": dims})
+    };
+    let json = serde_json::json!({
+        "name": config.name,
+        "platform": config.platform,
+        "backend": config.backend,
+        "max_batch_size": config.max_batch_size,
+        "input": config.input.iter().map(|i| tensor(&i.name, i.data_type, &i.dims)).collect::<Vec<_>>(),
+        "output": config.output.iter().map(|o| tensor(&o.name, o.data_type, &o.dims)).collect::<Vec<_>>(),
+    });
+    serde_json::to_vec(&json).expect("a JSON value always serialises")
+}
+
 /// `GET /v2/models/{m}`: name, versions (when any), platform, inputs and outputs.
 pub fn encode_model_metadata(metadata: &ModelMetadata) -> Vec<u8> {
     to_json(metadata)

@@ -27,6 +27,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/models", get(model_list))
         .route("/v2/models/{name}", get(model_metadata))
         .route("/v2/models/{name}/versions/{version}", get(model_metadata_versioned))
+        .route("/v2/models/{name}/config", get(model_config))
+        .route("/v2/models/{name}/versions/{version}/config", get(model_config_versioned))
         .route("/v2/models/{name}/ready", get(model_ready))
         .route("/v2/models/{name}/versions/{version}/ready", get(model_ready_versioned))
         .route("/v2/models/{name}/infer", post(infer))
@@ -71,6 +73,26 @@ async fn model_metadata_versioned(
 fn metadata_of(State(state): State<AppState>, name: String, version: Option<String>) -> Response {
     match state.registry.get(&name, version.as_deref()) {
         Ok(unit) => json_response(StatusCode::OK, rest::encode_model_metadata(unit.metadata())),
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn model_config(state: State<AppState>, Path(name): Path<String>) -> Response {
+    config_of(state, name, None)
+}
+
+async fn model_config_versioned(
+    state: State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Response {
+    config_of(state, name, Some(version))
+}
+
+/// The model's configuration as Triton reports it; without batching `max_batch_size` is 0 and
+/// `dims` are full shapes.
+fn config_of(State(state): State<AppState>, name: String, version: Option<String>) -> Response {
+    match state.registry.get(&name, version.as_deref()) {
+        Ok(unit) => json_response(StatusCode::OK, rest::encode_model_config(unit.metadata(), 0)),
         Err(e) => error_response(&e),
     }
 }
