@@ -198,7 +198,7 @@ impl SearchPlaces {
     /// Runs the search in the documented order.
     pub(crate) fn locate(&self) -> Result<PathBuf, Error> {
         if let Some(explicit) = &self.explicit {
-            return user_path(explicit, "the explicit path");
+            return user_path(explicit, "--onnxruntime-lib / ORT_DYLIB_PATH");
         }
         if let Some(env) = &self.ort_dylib_path {
             return user_path(Path::new(env), "ORT_DYLIB_PATH");
