@@ -5,6 +5,7 @@ metadata, health) and gRPC (`seldon.protos.Model` / `seldon.protos.Seldon`, mode
 from __future__ import annotations
 
 import base64
+import json
 
 import grpc
 import numpy as np
@@ -60,6 +61,33 @@ def test_ndarray_to_default_model(server, http, reference, path):
     meta = body["meta"]
     assert isinstance(meta["puid"], str) and meta["puid"], meta
     assert isinstance(meta.get("requestPath"), dict), meta
+
+
+def test_multipart_form_fields_are_message_fields(server, http, reference):
+    fields = {
+        "data": (None, json.dumps({"ndarray": IRIS_ROWS})),
+        "meta": (None, json.dumps({"puid": "mp-1"})),
+    }
+    r = http.post(server.url("/predict"), files=fields, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["meta"]["puid"] == "mp-1"
+    np.testing.assert_allclose(
+        np.array(body["data"]["ndarray"]), iris_probs(reference, IRIS_ROWS), rtol=1e-5, atol=1e-7
+    )
+    r = http.post(server.url("/predict"), files={"meta": (None, "{oops")}, timeout=TIMEOUT)
+    assert r.status_code == 400
+    assert_seldon_error(r, 400, "MICROSERVICE_BAD_DATA", "meta")
+
+
+@pytest.mark.parametrize("path", ["/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback"])
+def test_feedback_to_a_plain_model_is_accepted(server, http, path):
+    feedback = {"request": {"data": {"ndarray": IRIS_ROWS}}, "response": {"data": {"ndarray": [[1, 0, 0]]}}}
+    r = http.post(server.url(path), json={**feedback, "reward": 1.0}, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == {"names": [], "ndarray": []}
+    r = http.post(server.url(path), json={"rewards": 1.0}, timeout=TIMEOUT)
+    assert_seldon_error(r, 400, "MICROSERVICE_BAD_DATA", "rewards")
 
 
 def test_puid_and_tags_echoed(server, http):

@@ -133,8 +133,9 @@ def test_unknown_model_metadata_is_not_found(v2_stub):
 def test_grpc_health_check(server, health_pb):
     with grpc.insecure_channel(server.grpc_target) as channel:
         stub = health_pb.grpc.HealthStub(channel)
-        resp = stub.Check(health_pb.pb.HealthCheckRequest(service=""), timeout=TIMEOUT)
-        assert resp.status == health_pb.pb.HealthCheckResponse.SERVING
+        for service in ("", "inference.GRPCInferenceService", "seldon.protos.Model", "seldon.protos.Seldon"):
+            resp = stub.Check(health_pb.pb.HealthCheckRequest(service=service), timeout=TIMEOUT)
+            assert resp.status == health_pb.pb.HealthCheckResponse.SERVING, service
 
 
 def test_both_ports_answer_both_protocols(server):

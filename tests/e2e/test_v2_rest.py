@@ -660,3 +660,17 @@ def test_single_onnx_file_with_env_ports(spawn_server, model_repo, reference):
             rtol=1e-5,
         )
     assert srv.stop() == 0, srv.logs()
+
+
+def test_requests_without_a_body_keep_the_connection_alive(server):
+    """Health probes, metadata and /metrics scrapes reuse one connection."""
+    conn = http_client.HTTPConnection("127.0.0.1", server.http_port, timeout=TIMEOUT)
+    try:
+        for path in ["/v2/health/ready", "/v2/models/iris", "/metrics", "/v2/health/live"]:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200, path
+            assert "close" not in (resp.getheader("Connection") or "").lower(), path
+    finally:
+        conn.close()

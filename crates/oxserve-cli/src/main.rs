@@ -113,18 +113,21 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         }
         (None, None) => return Err("give --model-repository DIR or --model FILE".into()),
     };
-    let registry = Registry::new(units, args.default_model.clone()).map_err(|e| e.to_string())?;
+    let registry = Registry::new(units, args.default_model).map_err(|e| e.to_string())?;
     let config = ServerConfig {
         host: args.host,
         http_port: args.http_port,
         grpc_port: args.grpc_port,
         max_request_size: args.max_request_size,
         drain_timeout: Duration::from_secs_f64(args.drain_timeout),
-        default_model: args.default_model,
         seldon_unit_id: args.predictive_unit_id,
         seldon_unit_image: args.predictive_unit_image,
     };
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(oxserve_server::serve(config, registry)).map_err(|e| e.to_string())
+    let served = runtime.block_on(oxserve_server::serve(config, registry));
+    // The drain timeout has passed by now: leave whatever still runs (a model call cannot be
+    // interrupted) instead of waiting for it.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    served.map_err(|e| e.to_string())
 }

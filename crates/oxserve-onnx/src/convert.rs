@@ -1,8 +1,9 @@
 //! Conversions between oxserve tensors (one little-endian buffer) and ort values.
 //!
-//! Request bytes arrive unaligned straight from the socket, so each fixed-size input is copied once
-//! into a typed, aligned `Vec<T>` that ort then owns; outputs are copied once from ort's buffer into
-//! the response's bytes. Strings go through ONNX Runtime's element buffers directly, which also
+//! A fixed-size input whose bytes are aligned for its element type is lent to ONNX Runtime in
+//! place; one that is not (bytes sliced at an odd offset of a request) is copied once into a
+//! typed `Vec<T>` that ort then owns. Outputs are copied once from ort's buffer into the
+//! response's bytes. Strings go through ONNX Runtime's element buffers directly, which also
 //! keeps interior NUL bytes that ort's C-string helpers would reject.
 
 use std::ffi::c_char;

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
 use axum::extract::Request;
@@ -26,7 +27,14 @@ use oxserve_core::{Error, Result};
 pub async fn read_body(body: Body, limit: usize, align_at: Option<usize>) -> Result<Bytes> {
     let mut body = Limited::new(body, limit);
     let mut chunks: Vec<Bytes> = Vec::new();
-    while let Some(frame) = body.frame().await {
+    loop {
+        let Ok(next) = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame()).await else {
+            return Err(Error::invalid(format!(
+                "the request body stalled: no data for {} s",
+                BODY_IDLE_TIMEOUT.as_secs()
+            )));
+        };
+        let Some(frame) = next else { break };
         let frame = frame.map_err(|e| {
             if e.downcast_ref::<LengthLimitError>().is_some() {
                 too_large(limit)
@@ -43,7 +51,9 @@ pub async fn read_body(body: Body, limit: usize, align_at: Option<usize>) -> Res
     }
     let total: usize = chunks.iter().map(Bytes::len).sum();
     let mut buffer = Vec::with_capacity(total + ALIGNMENT);
-    let start = buffer.as_ptr() as usize + align_at.unwrap_or(0);
+    // Only the position modulo the alignment matters; this also keeps a client's absurd header
+    // value from overflowing the addition.
+    let start = buffer.as_ptr() as usize % ALIGNMENT + align_at.unwrap_or(0) % ALIGNMENT;
     let padding = (ALIGNMENT - start % ALIGNMENT) % ALIGNMENT;
     buffer.resize(padding, 0);
     for chunk in &chunks {
@@ -52,6 +62,10 @@ pub async fn read_body(body: Body, limit: usize, align_at: Option<usize>) -> Res
     Ok(Bytes::from(buffer).slice(padding..))
 }
 
+/// How long a client may pause while sending a body before the request is refused, so that a
+/// stalled upload cannot hold a connection and its buffer for ever.
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Alignment of binary tensor data in collected bodies: a cache line, enough for any SIMD load.
 const ALIGNMENT: usize = 64;
 
@@ -59,12 +73,33 @@ pub fn too_large(limit: usize) -> Error {
     Error::too_large(format!("request body is larger than the limit of {limit} bytes (--max-request-size)"))
 }
 
+/// Runs codec work on `bytes` bytes of payload. Large payloads take milliseconds to decode or
+/// encode, so they run with [`tokio::task::block_in_place`]: the worker hands its other tasks
+/// (health checks, other models' requests) to another thread meanwhile.
+pub fn cpu_bound<T>(bytes: usize, work: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if bytes >= CPU_BOUND_BYTES && multi_thread { tokio::task::block_in_place(work) } else { work() }
+}
+
+/// Bytes of tensor data in a response: what encoding it costs.
+pub fn payload_size(response: &oxserve_core::InferenceResponse) -> usize {
+    response.outputs.iter().map(|t| t.data.len()).sum()
+}
+
+/// Payload size from which codec work leaves the async worker (about a millisecond of JSON).
+const CPU_BOUND_BYTES: usize = 256 * 1024;
+
 /// Marks HTTP/1 responses sent before their request body was read to the end (an unknown
 /// model, a wrong method, a body over the limit) with `Connection: close`. hyper closes such
 /// connections anyway, since the unread bytes would be taken for the next request; saying so lets
 /// keep-alive clients open a new connection instead of failing their next request on a dead one.
 pub async fn close_if_body_unread(request: Request, next: Next) -> Response {
-    if request.version() >= Version::HTTP_2 || request.body().is_end_stream() {
+    // HTTP/1.1 framing: a request has a body only with Content-Length or Transfer-Encoding.
+    let headers = request.headers();
+    let has_body = headers.get(header::CONTENT_LENGTH).is_some_and(|v| v != "0")
+        || headers.contains_key(header::TRANSFER_ENCODING);
+    if request.version() >= Version::HTTP_2 || !has_body || request.body().is_end_stream() {
         return next.run(request).await;
     }
     let finished = Arc::new(AtomicBool::new(false));
@@ -123,6 +158,12 @@ mod tests {
             assert_eq!(&body[header..], b"abcdefgh");
             assert_eq!(body[header..].as_ptr() as usize % ALIGNMENT, 0, "header of {header} bytes");
         }
+    }
+
+    #[tokio::test]
+    async fn an_absurd_header_length_cannot_overflow_the_alignment() {
+        let body = read_body(chunked(&[b"ab", b"cd"]), 100, Some(usize::MAX)).await.unwrap();
+        assert_eq!(&body[..], b"abcd");
     }
 
     #[tokio::test]

@@ -14,8 +14,6 @@ pub struct ServerConfig {
     pub max_request_size: usize,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub drain_timeout: Duration,
-    /// Model that answers Seldon requests which name no model.
-    pub default_model: Option<String>,
     /// `PREDICTIVE_UNIT_ID`: this unit's name in Seldon's `meta.requestPath`.
     pub seldon_unit_id: Option<String>,
     /// `PREDICTIVE_UNIT_IMAGE`: this unit's image in Seldon's `meta.requestPath`.
@@ -30,7 +28,6 @@ impl Default for ServerConfig {
             grpc_port: 8081,
             max_request_size: 64 * 1024 * 1024,
             drain_timeout: Duration::from_secs(30),
-            default_model: None,
             seldon_unit_id: None,
             seldon_unit_image: None,
         }

@@ -23,7 +23,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use oxserve_core::{Result, Unit};
+use oxserve_core::{InferenceResponse, Result, Unit};
 
 use crate::metrics::Protocol;
 
@@ -60,5 +60,18 @@ impl AppState {
         };
         self.metrics.record(protocol, &model, result.as_ref().err().map(|e| e.kind), start.elapsed());
         result
+    }
+
+    /// Adds this unit to Seldon's `meta.requestPath`: `PREDICTIVE_UNIT_ID` (or the model name)
+    /// mapped to `PREDICTIVE_UNIT_IMAGE` (or `oxserve:<version>`). An entry the caller already
+    /// sent for the same unit wins, as Seldon overlays the request's path on its own.
+    pub(crate) fn add_seldon_request_path(&self, response: &mut InferenceResponse, unit: &dyn Unit) {
+        let id = self.config.seldon_unit_id.clone().unwrap_or_else(|| unit.metadata().name.clone());
+        response.meta.request_path.entry(id).or_insert_with(|| {
+            self.config
+                .seldon_unit_image
+                .clone()
+                .unwrap_or_else(|| format!("oxserve:{}", env!("CARGO_PKG_VERSION")))
+        });
     }
 }

@@ -32,7 +32,8 @@ impl Registry {
         Ok(Registry { models, default_model })
     }
 
-    /// The unit serving `name`, checking `version` against the versions it declares.
+    /// The unit serving `name`, checking `version` against the versions it declares. An empty
+    /// version means none, as in the protocols (gRPC cannot tell empty from unset).
     pub fn get(&self, name: &str, version: Option<&str>) -> Result<Arc<dyn Unit>> {
         let unit =
             self.models.get(name).ok_or_else(|| Error::not_found(format!("unknown model '{name}'")))?;

@@ -60,6 +60,13 @@ fn load(name: &str, path: &Path, settings: &ModelSettings) -> Result<Arc<dyn Uni
             )));
         }
     };
+    if settings.max_batch_size > 0 || settings.max_batch_time > 0.0 {
+        tracing::warn!(
+            model = name,
+            "max_batch_size / max_batch_time are read but dynamic batching is not available yet; \
+             requests run one by one"
+        );
+    }
     tracing::info!(model = name, path = %path.display(), implementation, "model loaded");
     Ok(unit)
 }

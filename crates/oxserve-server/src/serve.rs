@@ -1,16 +1,26 @@
-//! Listening on both ports and draining on SIGTERM.
+//! Listening on both ports, with read timeouts, and draining on SIGTERM.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use oxserve_core::{Error, Result};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::{AppState, Metrics, Registry, ServerConfig, grpc, rest};
 
-/// Serves `registry` until SIGTERM or Ctrl-C, then stops accepting connections and lets
-/// in-flight requests finish for at most `config.drain_timeout`.
+/// How long a client may take to send a request's headers. Without a bound, connections that
+/// trickle bytes (slowloris) would each hold a task and a socket for ever, and hold up drain.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `registry` until SIGTERM or Ctrl-C, then reports NOT_SERVING on gRPC health, stops
+/// accepting connections and lets in-flight requests finish for at most `config.drain_timeout`.
 ///
 /// Both ports serve the same router (REST and gRPC), so a client that reaches either one
 /// works; the HTTP port is where REST clients are expected and the gRPC port where gRPC
@@ -26,34 +36,66 @@ pub async fn serve(config: ServerConfig, registry: Registry) -> Result<()> {
         metrics: Arc::new(Metrics::new()),
         config: Arc::new(config),
     };
-    let app = rest::router(state.clone()).merge(grpc::router(state));
+    let (grpc_router, health) = grpc::router(state.clone()).await;
+    let app = rest::router(state).merge(grpc_router);
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let servers = [http_listener, grpc_listener].map(|listener| {
-        let mut stop = stop_rx.clone();
-        let server = axum::serve(listener, app.clone()).with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        });
-        tokio::spawn(async move { server.await })
-    });
+    let servers = [http_listener, grpc_listener]
+        .map(|listener| tokio::spawn(accept_loop(listener, app.clone(), stop_rx.clone())));
     tracing::info!(%http_addr, %grpc_addr, "serving");
 
     shutdown_signal().await;
     tracing::info!(?drain_timeout, "shutting down: no new connections, finishing in-flight requests");
+    health.not_serving().await;
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(drain_timeout, futures::future::join_all(servers)).await;
-    match drained {
+    match tokio::time::timeout(drain_timeout, futures::future::join_all(servers)).await {
         Ok(results) => {
             for result in results {
-                result
-                    .map_err(|e| Error::internal(format!("server task failed: {e}")))?
-                    .map_err(|e| Error::internal(format!("server failed: {e}")))?;
+                result.map_err(|e| Error::internal(format!("server task failed: {e}")))?;
             }
             tracing::info!("drained; bye");
         }
         Err(_) => tracing::warn!(?drain_timeout, "drain timeout passed; closing the remaining connections"),
     }
     Ok(())
+}
+
+/// Accepts connections until `stop` turns true, then waits for the open ones to finish their
+/// requests (each connection is told to close once its in-flight request is answered).
+async fn accept_loop(listener: TcpListener, app: Router, mut stop: watch::Receiver<bool>) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut stop) => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection closed with an error: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
 async fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener> {

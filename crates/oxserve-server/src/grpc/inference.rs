@@ -26,13 +26,9 @@ impl InferenceService {
     }
 }
 
-fn version(version: &str) -> Option<&str> {
-    Some(version).filter(|v| !v.is_empty())
-}
-
 /// One ModelInfer call, with metrics.
 async fn infer(state: &AppState, request: ModelInferRequest) -> Result<ModelInferResponse> {
-    let unit = state.registry.get(&request.model_name, version(&request.model_version));
+    let unit = state.registry.get(&request.model_name, Some(&request.model_version));
     state
         .observe(Protocol::V2Grpc, unit, |unit| async move {
             let request = codec::decode_infer_request(request)?;
@@ -64,7 +60,7 @@ impl GrpcInferenceService for InferenceService {
         request: Request<ModelReadyRequest>,
     ) -> Result<Response<ModelReadyResponse>, Status> {
         let request = request.into_inner();
-        let unit = self.state.registry.get(&request.name, version(&request.version)).map_err(status_of)?;
+        let unit = self.state.registry.get(&request.name, Some(&request.version)).map_err(status_of)?;
         Ok(Response::new(ModelReadyResponse { ready: unit.is_ready() }))
     }
 
@@ -84,7 +80,7 @@ impl GrpcInferenceService for InferenceService {
         request: Request<ModelMetadataRequest>,
     ) -> Result<Response<ModelMetadataResponse>, Status> {
         let request = request.into_inner();
-        let unit = self.state.registry.get(&request.name, version(&request.version)).map_err(status_of)?;
+        let unit = self.state.registry.get(&request.name, Some(&request.version)).map_err(status_of)?;
         Ok(Response::new(codec::encode_model_metadata(unit.metadata())))
     }
 
@@ -138,7 +134,7 @@ impl GrpcInferenceService for InferenceService {
         request: Request<ModelConfigRequest>,
     ) -> Result<Response<ModelConfigResponse>, Status> {
         let request = request.into_inner();
-        let unit = self.state.registry.get(&request.name, version(&request.version)).map_err(status_of)?;
+        let unit = self.state.registry.get(&request.name, Some(&request.version)).map_err(status_of)?;
         Ok(Response::new(codec::encode_model_config(unit.metadata(), 0)))
     }
 

@@ -9,34 +9,65 @@ use std::convert::Infallible;
 use axum::Router;
 use axum::extract::Request;
 use oxserve_core::{Error, ErrorKind};
-use oxserve_protocol::pb;
+use oxserve_protocol::pb::inference::grpc_inference_service_server::GrpcInferenceServiceServer;
+use oxserve_protocol::pb::seldon::model_server::ModelServer;
+use oxserve_protocol::pb::seldon::seldon_server::SeldonServer;
 use tonic::server::NamedService;
+use tonic_health::ServingStatus;
 use tower::{Service, ServiceExt};
 
 use crate::AppState;
 
-/// The gRPC services as axum routes (`/<package.Service>/<Method>`). Messages larger than
-/// `max_request_size` are refused with RESOURCE_EXHAUSTED by tonic itself.
-pub fn router(state: AppState) -> Router {
+/// The gRPC services as axum routes (`/<package.Service>/<Method>`), and the health service's
+/// handle. Messages larger than `max_request_size` are refused with RESOURCE_EXHAUSTED.
+pub async fn router(state: AppState) -> (Router, Health) {
     let limit = state.config.max_request_size;
-    let inference = pb::inference::grpc_inference_service_server::GrpcInferenceServiceServer::new(
-        inference::InferenceService::new(state.clone()),
-    )
-    .max_decoding_message_size(limit)
-    .max_encoding_message_size(usize::MAX);
-    let model = pb::seldon::model_server::ModelServer::new(seldon::SeldonService::new(state.clone()))
+    let inference = GrpcInferenceServiceServer::new(inference::InferenceService::new(state.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(usize::MAX);
-    let seldon = pb::seldon::seldon_server::SeldonServer::new(seldon::SeldonService::new(state))
+    let model = ModelServer::new(seldon::SeldonService::new(state.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(usize::MAX);
-    // Models are loaded before the server starts, so every service is SERVING for its life.
-    let (_reporter, health) = tonic_health::server::health_reporter();
+    let seldon = SeldonServer::new(seldon::SeldonService::new(state))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(usize::MAX);
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let health = Health { reporter };
+    health.set(ServingStatus::Serving).await;
     let router = Router::new();
     let router = mount(router, inference);
     let router = mount(router, model);
     let router = mount(router, seldon);
-    mount(router, health).layer(axum::middleware::map_response(too_large_is_resource_exhausted))
+    let router =
+        mount(router, health_service).layer(axum::middleware::map_response(too_large_is_resource_exhausted));
+    (router, health)
+}
+
+/// The services `grpc.health.v1.Health/Check` answers for, besides the server as a whole (`""`).
+const SERVICES: [&str; 3] = [
+    <GrpcInferenceServiceServer<inference::InferenceService> as NamedService>::NAME,
+    <ModelServer<seldon::SeldonService> as NamedService>::NAME,
+    <SeldonServer<seldon::SeldonService> as NamedService>::NAME,
+];
+
+/// `grpc.health.v1` status of the server and each service. Models load before the server
+/// starts, so everything is SERVING from the start until shutdown begins.
+pub struct Health {
+    reporter: tonic_health::server::HealthReporter,
+}
+
+impl Health {
+    /// Reports NOT_SERVING, so that load balancers stop sending work while the server drains.
+    pub async fn not_serving(&self) {
+        self.set(ServingStatus::NotServing).await;
+    }
+
+    async fn set(&self, status: ServingStatus) {
+        self.reporter.set_service_status("", status).await;
+        for service in SERVICES {
+            self.reporter.set_service_status(service, status).await;
+        }
+    }
 }
 
 /// tonic refuses an oversized message with OUT_OF_RANGE; the protocol (and grpc-go, and

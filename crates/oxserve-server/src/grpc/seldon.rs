@@ -8,7 +8,8 @@ use oxserve_core::{Error, Result, Unit};
 use oxserve_protocol::pb::seldon::model_server::Model;
 use oxserve_protocol::pb::seldon::seldon_server::Seldon;
 use oxserve_protocol::pb::seldon::{
-    Feedback, SeldonGraphMetadata, SeldonMessage, SeldonModelMetadata, SeldonModelMetadataRequest,
+    DefaultData, Feedback, SeldonGraphMetadata, SeldonMessage, SeldonModelMetadata,
+    SeldonModelMetadataRequest, default_data, seldon_message,
 };
 use oxserve_protocol::seldon::grpc as codec;
 use tonic::{Request, Response, Status};
@@ -42,16 +43,13 @@ impl SeldonService {
 
     async fn predict(&self, request: Request<SeldonMessage>) -> Result<Response<SeldonMessage>, Status> {
         let unit = self.target(&request);
-        let (unit_id, image) =
-            (self.state.config.seldon_unit_id.clone(), self.state.config.seldon_unit_image.clone());
         let message = request.into_inner();
+        let state = self.state.clone();
         self.state
             .observe(Protocol::SeldonGrpc, unit, |unit| async move {
                 let (request, kind) = codec::decode_message(message, unit.metadata())?;
                 let mut response = unit.predict(request).await?;
-                let id = unit_id.unwrap_or_else(|| unit.metadata().name.clone());
-                let image = image.unwrap_or_else(|| format!("oxserve:{}", env!("CARGO_PKG_VERSION")));
-                response.meta.request_path.entry(id).or_insert(image);
+                state.add_seldon_request_path(&mut response, unit.as_ref());
                 codec::encode_message(&response, kind)
             })
             .await
@@ -64,10 +62,16 @@ impl SeldonService {
     }
 }
 
-fn no_feedback() -> Status {
-    status_of(Error::unimplemented(
-        "this model takes no feedback; feedback goes to routers of inference graphs",
-    ))
+/// Feedback to a plain model: accepted and answered with an empty message, as the Seldon
+/// wrapper answers for a model class without `send_feedback`.
+fn feedback_accepted() -> Response<SeldonMessage> {
+    Response::new(SeldonMessage {
+        data_oneof: Some(seldon_message::DataOneof::Data(DefaultData {
+            names: Vec::new(),
+            data_oneof: Some(default_data::DataOneof::Ndarray(prost_types::ListValue::default())),
+        })),
+        ..Default::default()
+    })
 }
 
 #[tonic::async_trait]
@@ -77,7 +81,7 @@ impl Model for SeldonService {
     }
 
     async fn send_feedback(&self, _: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
-        Err(no_feedback())
+        Ok(feedback_accepted())
     }
 
     async fn metadata(&self, request: Request<()>) -> Result<Response<SeldonModelMetadata>, Status> {
@@ -92,7 +96,7 @@ impl Seldon for SeldonService {
     }
 
     async fn send_feedback(&self, _: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
-        Err(no_feedback())
+        Ok(feedback_accepted())
     }
 
     async fn model_metadata(

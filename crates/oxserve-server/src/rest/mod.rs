@@ -32,8 +32,9 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(CompressionLayer::new())
-        .layer(axum::middleware::from_fn(close_if_body_unread))
         .layer(RequestDecompressionLayer::new())
+        // Outermost, so that it sees the body as it came off the wire.
+        .layer(axum::middleware::from_fn(close_if_body_unread))
         .with_state(state)
 }
 

@@ -13,7 +13,7 @@ use oxserve_protocol::v1;
 
 use super::{json_response, status_of};
 use crate::AppState;
-use crate::body::read_body;
+use crate::body::{cpu_bound, payload_size, read_body};
 use crate::metrics::Protocol;
 
 pub fn routes() -> Router<AppState> {
@@ -96,7 +96,7 @@ async fn dispatch(
 
 async fn predict(unit: Arc<dyn Unit>, limit: usize, body: Body) -> Result<Vec<u8>> {
     let body = read_body(body, limit, None).await?;
-    let (request, form) = v1::decode_predict(&body, unit.metadata())?;
+    let (request, form) = cpu_bound(body.len(), || v1::decode_predict(&body, unit.metadata()))?;
     let response = unit.predict(request).await?;
-    v1::encode_predict(&response, form)
+    cpu_bound(payload_size(&response), || v1::encode_predict(&response, form))
 }

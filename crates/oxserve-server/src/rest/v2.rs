@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::stream;
@@ -13,11 +13,13 @@ use oxserve_core::{Error, Result, Unit};
 use oxserve_protocol::v2::rest::{self, OutputEncoding};
 
 use super::{json_response, status_of};
-use crate::body::read_body;
+use crate::body::{cpu_bound, payload_size, read_body};
 use crate::metrics::Protocol;
 use crate::{AppState, EXTENSIONS, SERVER_NAME};
 
-const HEADER_LENGTH: &str = "inference-header-content-length";
+/// `Inference-Header-Content-Length` ([`rest::INFERENCE_HEADER_CONTENT_LENGTH`]) as a header
+/// name, which must be lower case.
+const HEADER_LENGTH: HeaderName = HeaderName::from_static("inference-header-content-length");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -26,13 +28,13 @@ pub fn routes() -> Router<AppState> {
         .route("/v2", get(server_metadata))
         .route("/v2/models", get(model_list))
         .route("/v2/models/{name}", get(model_metadata))
-        .route("/v2/models/{name}/versions/{version}", get(model_metadata_versioned))
+        .route("/v2/models/{name}/versions/{version}", get(model_metadata))
         .route("/v2/models/{name}/config", get(model_config))
-        .route("/v2/models/{name}/versions/{version}/config", get(model_config_versioned))
+        .route("/v2/models/{name}/versions/{version}/config", get(model_config))
         .route("/v2/models/{name}/ready", get(model_ready))
-        .route("/v2/models/{name}/versions/{version}/ready", get(model_ready_versioned))
+        .route("/v2/models/{name}/versions/{version}/ready", get(model_ready))
         .route("/v2/models/{name}/infer", post(infer))
-        .route("/v2/models/{name}/versions/{version}/infer", post(infer_versioned))
+        .route("/v2/models/{name}/versions/{version}/infer", post(infer))
 }
 
 fn error_response(error: &Error) -> Response {
@@ -59,86 +61,52 @@ async fn model_list(State(state): State<AppState>) -> Response {
     json_response(StatusCode::OK, rest::encode_model_list(&state.registry.names()))
 }
 
-async fn model_metadata(state: State<AppState>, Path(name): Path<String>) -> Response {
-    metadata_of(state, name, None)
+/// `{name}` and, on the `/versions/{version}` routes, `{version}`: one handler serves both.
+#[derive(serde::Deserialize)]
+struct ModelPath {
+    name: String,
+    version: Option<String>,
 }
 
-async fn model_metadata_versioned(
-    state: State<AppState>,
-    Path((name, version)): Path<(String, String)>,
-) -> Response {
-    metadata_of(state, name, Some(version))
+impl ModelPath {
+    fn unit(&self, state: &AppState) -> oxserve_core::Result<Arc<dyn Unit>> {
+        state.registry.get(&self.name, self.version.as_deref())
+    }
 }
 
-fn metadata_of(State(state): State<AppState>, name: String, version: Option<String>) -> Response {
-    match state.registry.get(&name, version.as_deref()) {
+async fn model_metadata(State(state): State<AppState>, Path(path): Path<ModelPath>) -> Response {
+    match path.unit(&state) {
         Ok(unit) => json_response(StatusCode::OK, rest::encode_model_metadata(unit.metadata())),
         Err(e) => error_response(&e),
     }
 }
 
-async fn model_config(state: State<AppState>, Path(name): Path<String>) -> Response {
-    config_of(state, name, None)
-}
-
-async fn model_config_versioned(
-    state: State<AppState>,
-    Path((name, version)): Path<(String, String)>,
-) -> Response {
-    config_of(state, name, Some(version))
-}
-
 /// The model's configuration as Triton reports it; without batching `max_batch_size` is 0 and
 /// `dims` are full shapes.
-fn config_of(State(state): State<AppState>, name: String, version: Option<String>) -> Response {
-    match state.registry.get(&name, version.as_deref()) {
+async fn model_config(State(state): State<AppState>, Path(path): Path<ModelPath>) -> Response {
+    match path.unit(&state) {
         Ok(unit) => json_response(StatusCode::OK, rest::encode_model_config(unit.metadata(), 0)),
         Err(e) => error_response(&e),
     }
 }
 
-async fn model_ready(state: State<AppState>, Path(name): Path<String>) -> Response {
-    ready_of(state, name, None)
-}
-
-async fn model_ready_versioned(
-    state: State<AppState>,
-    Path((name, version)): Path<(String, String)>,
-) -> Response {
-    ready_of(state, name, Some(version))
-}
-
-fn ready_of(State(state): State<AppState>, name: String, version: Option<String>) -> Response {
-    match state.registry.get(&name, version.as_deref()) {
+async fn model_ready(State(state): State<AppState>, Path(path): Path<ModelPath>) -> Response {
+    match path.unit(&state) {
         Ok(unit) => health(unit.is_ready()).into_response(),
         Err(e) => error_response(&e),
     }
 }
 
-async fn infer(state: State<AppState>, Path(name): Path<String>, headers: HeaderMap, body: Body) -> Response {
-    infer_in(state, name, None, headers, body).await
-}
-
-async fn infer_versioned(
-    state: State<AppState>,
-    Path((name, version)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    infer_in(state, name, Some(version), headers, body).await
-}
-
-async fn infer_in(
+async fn infer(
     State(state): State<AppState>,
-    name: String,
-    version: Option<String>,
+    Path(path): Path<ModelPath>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let unit = state.registry.get(&name, version.as_deref());
-    let config = state.config.clone();
+    let unit = path.unit(&state);
+    let max_request_size = state.config.max_request_size;
     state
-        .observe(Protocol::V2Rest, unit, |unit| run(config.max_request_size, unit, version, headers, body))
+        .observe(Protocol::V2Rest, unit, |unit| run(max_request_size, unit, path.version, headers, body))
         .await
         .unwrap_or_else(|e| error_response(&e))
 }
@@ -150,18 +118,19 @@ async fn run(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let header_length = match headers.get(HEADER_LENGTH) {
+    let header_length = match headers.get(&HEADER_LENGTH) {
         None => None,
         Some(value) => Some(
             value.to_str().map_err(|_| Error::invalid("Inference-Header-Content-Length: not a number"))?,
         ),
     };
     let body = read_body(body, max_request_size, header_length.and_then(|h| h.trim().parse().ok())).await?;
-    let mut request = rest::decode_infer_request(body, header_length, unit.metadata())?;
+    let mut request =
+        cpu_bound(body.len(), || rest::decode_infer_request(body, header_length, unit.metadata()))?;
     request.model_version = version;
     let encoding = OutputEncoding::from_request(&request);
     let response = unit.predict(request).await?;
-    let encoded = rest::encode_infer_response(&response, &encoding)?;
+    let encoded = cpu_bound(payload_size(&response), || rest::encode_infer_response(&response, &encoding))?;
     let length: usize = encoded.chunks.iter().map(|c| c.len()).sum();
     let mut reply = Response::new(Body::from_stream(stream::iter(
         encoded.chunks.into_iter().map(Ok::<_, std::convert::Infallible>),
