@@ -339,3 +339,14 @@ def test_grpc_model_failure_is_internal(seldon_pb, seldon_channel, reference):
         stub.Predict(req, metadata=[("seldon", "reshape3")], timeout=TIMEOUT)
     assert e.value.code() == grpc.StatusCode.INTERNAL
     assert reference.error("reshape3", {"x": np.array([1, 2], np.float32)}) in e.value.details()
+
+
+@pytest.mark.parametrize("service", ["Model", "Seldon"])
+def test_grpc_feedback_to_a_plain_model_is_accepted(seldon_pb, seldon_channel, service):
+    stub = getattr(seldon_pb.grpc, f"{service}Stub")(seldon_channel)
+    feedback = seldon_pb.pb.Feedback(reward=1.0)
+    feedback.request.data.tensor.shape.extend([1, 4])
+    feedback.request.data.tensor.values.extend(IRIS_ROWS[0])
+    resp = stub.SendFeedback(feedback, timeout=TIMEOUT)
+    assert resp.data.WhichOneof("data_oneof") == "ndarray"
+    assert len(resp.data.ndarray.values) == 0
