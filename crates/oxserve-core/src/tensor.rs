@@ -73,6 +73,28 @@ pub fn element_count(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 
+/// The dimensions of a request's shape, checked: every protocol carries shapes as signed
+/// integers, but `-1` (a variable dimension) is only meaningful in metadata, never in data.
+///
+/// A negative dimension, or dimensions whose product overflows, is an invalid argument whose
+/// message starts with `field` (`inputs[2].shape: dimension 1 is -3; …`). Afterwards
+/// `shape.iter().product()` cannot overflow.
+pub fn shape_from_i64(dims: &[i64], field: &str) -> Result<Vec<usize>> {
+    let shape = dims
+        .iter()
+        .enumerate()
+        .map(|(d, &dim)| {
+            usize::try_from(dim).map_err(|_| {
+                Error::invalid(format!("{field}: dimension {d} is {dim}; dimensions must not be negative"))
+            })
+        })
+        .collect::<Result<Vec<usize>>>()?;
+    if element_count(&shape).is_none() {
+        return Err(Error::invalid(format!("{field}: {shape:?} has too many elements")));
+    }
+    Ok(shape)
+}
+
 /// Encodes byte strings into the length-prefixed `BYTES` buffer.
 pub fn encode_bytes_elements<I, E>(elements: I) -> Result<Bytes>
 where
@@ -185,6 +207,17 @@ mod tests {
     fn overflowing_shape_is_an_error_not_a_panic() {
         let err = Tensor::new("x", DataType::Fp64, vec![usize::MAX, 2], Bytes::new()).unwrap_err();
         assert!(err.message.contains("too large"));
+    }
+
+    #[test]
+    fn request_shapes_are_checked_and_name_the_field() {
+        assert_eq!(shape_from_i64(&[2, 0, 3], "inputs[0].shape").unwrap(), vec![2, 0, 3]);
+        assert_eq!(shape_from_i64(&[], "s").unwrap(), Vec::<usize>::new());
+        let e = shape_from_i64(&[2, -3], "inputs[2].shape").unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::InvalidArgument);
+        assert_eq!(e.message, "inputs[2].shape: dimension 1 is -3; dimensions must not be negative");
+        let e = shape_from_i64(&[i64::MAX, i64::MAX, 4], "data.tensor.shape").unwrap_err();
+        assert_eq!(e.message, format!("data.tensor.shape: [{0}, {0}, 4] has too many elements", i64::MAX));
     }
 
     #[test]

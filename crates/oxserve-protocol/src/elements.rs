@@ -71,23 +71,39 @@ fn read(datatype: DataType, e: &[u8]) -> Scalar<'_> {
     }
 }
 
+/// The most an [`ElementBuffer`] reserves up front, whatever its caller expects.
+///
+/// Element counts come from shapes that clients claim, and a claim costs a client nothing: a
+/// 132-byte request can name a 17 TB tensor. Reserving only a bounded amount means memory is
+/// taken as elements actually arrive; a larger tensor grows the buffer by doubling.
+const MAX_RESERVED_BYTES: usize = 4 << 20;
+
 /// Builds the little-endian buffer of one datatype from [`Scalar`]s, checking each conversion.
 pub(crate) struct ElementBuffer {
     datatype: DataType,
     data: Vec<u8>,
     count: usize,
+    /// Index of the first element of the value being decoded, from which errors number elements.
+    value_start: usize,
 }
 
 impl ElementBuffer {
-    /// An empty buffer with room for `capacity` fixed-size elements.
-    pub(crate) fn new(datatype: DataType, capacity: usize) -> Self {
-        let bytes = capacity.saturating_mul(datatype.element_size().unwrap_or(0));
-        ElementBuffer { datatype, data: Vec::with_capacity(bytes), count: 0 }
+    /// An empty buffer with room for about `expected` fixed-size elements, at most
+    /// [`MAX_RESERVED_BYTES`]: the hint may come from a client.
+    pub(crate) fn new(datatype: DataType, expected: usize) -> Self {
+        let bytes = expected.saturating_mul(datatype.element_size().unwrap_or(0)).min(MAX_RESERVED_BYTES);
+        ElementBuffer { datatype, data: Vec::with_capacity(bytes), count: 0, value_start: 0 }
+    }
+
+    /// Numbers elements in errors from the next one pushed, for a buffer that gathers several
+    /// values (KServe v1 rows): `element 0` is then the first element of the value at fault.
+    pub(crate) fn start_value(&mut self) {
+        self.value_start = self.count;
     }
 
     /// An error about the next element, in the form `element N: …`.
     pub(crate) fn reject(&self, message: impl std::fmt::Display) -> Error {
-        Error::invalid(format!("element {}: {message}", self.count))
+        Error::invalid(format!("element {}: {message}", self.count - self.value_start))
     }
 
     /// Appends `value` converted to the buffer's datatype.
@@ -253,6 +269,15 @@ mod tests {
     fn non_finite_floats_pass_through() {
         let t = buffer(DataType::Fp32, &[Scalar::Float(f64::INFINITY)]).unwrap();
         assert_eq!(scalars(&t).next(), Some(Scalar::Float(f64::INFINITY)));
+    }
+
+    #[test]
+    fn a_claimed_capacity_reserves_a_bounded_amount() {
+        // 2 GiB claimed: reserving it would let one small request take the server's memory.
+        let b = ElementBuffer::new(DataType::Fp64, 1 << 28);
+        assert!(b.data.capacity() <= MAX_RESERVED_BYTES, "reserved {} bytes", b.data.capacity());
+        let b = ElementBuffer::new(DataType::Fp64, usize::MAX);
+        assert!(b.data.capacity() <= MAX_RESERVED_BYTES, "reserved {} bytes", b.data.capacity());
     }
 
     #[test]

@@ -33,13 +33,27 @@ pub struct Decoded {
 /// BOOL takes only `true`/`false`, BYTES takes strings or TF-Serving's `{"b64": "..."}`. Errors
 /// name the element by its flat index.
 pub fn decode(json: &str, datatype: DataType) -> Result<Decoded> {
-    let mut sink = Sink::new(datatype);
+    let mut elements = ElementBuffer::new(datatype, 0);
+    let nested_shape = decode_into(json, &mut elements)?;
+    let count = elements.count();
+    Ok(Decoded { data: elements.finish(), count, nested_shape })
+}
+
+/// Appends the elements of one JSON value to `elements`, converted to its datatype, and returns
+/// the shape their nesting implies (`None` when ragged; see [`Decoded::nested_shape`]).
+///
+/// This is [`decode`] for a codec that gathers several JSON values into one tensor, such as
+/// KServe v1's rows: every value lands in the same buffer, with nothing allocated per value but
+/// the shape of a nested one. Errors number elements from the first element of this value.
+pub(crate) fn decode_into(json: &str, elements: &mut ElementBuffer) -> Result<Option<Vec<usize>>> {
+    elements.start_value();
+    let mut sink = Sink::new(elements);
     let mut de = serde_json::Deserializer::from_str(json);
     let outcome = ElementSeed { sink: &mut sink, depth: 0 }.deserialize(&mut de).and_then(|()| de.end());
     if let Err(e) = outcome {
         return Err(sink.error.take().unwrap_or_else(|| Error::invalid(json_error_message(&e))));
     }
-    Ok(sink.finish())
+    Ok(sink.nested_shape())
 }
 
 /// The narrowest datatype that holds every element of a JSON array, for protocols whose
@@ -198,8 +212,8 @@ fn write_non_finite(out: &mut Vec<u8>, nan: bool, positive: bool) {
 }
 
 /// Accumulates decoded elements and the shape implied by their nesting.
-struct Sink {
-    elements: ElementBuffer,
+struct Sink<'b> {
+    elements: &'b mut ElementBuffer,
     /// Length of the arrays seen at each depth; a later array of another length makes it ragged.
     dims: Vec<Option<usize>>,
     /// Depth at which scalars were found.
@@ -209,28 +223,20 @@ struct Sink {
     error: Option<Error>,
 }
 
-impl Sink {
-    fn new(datatype: DataType) -> Self {
-        Sink {
-            elements: ElementBuffer::new(datatype, 0),
-            dims: Vec::new(),
-            leaf_depth: None,
-            regular: true,
-            error: None,
-        }
+impl<'b> Sink<'b> {
+    fn new(elements: &'b mut ElementBuffer) -> Self {
+        Sink { elements, dims: Vec::new(), leaf_depth: None, regular: true, error: None }
     }
 
     fn datatype(&self) -> DataType {
         self.elements.datatype()
     }
 
-    fn finish(self) -> Decoded {
+    fn nested_shape(&self) -> Option<Vec<usize>> {
         // Lists at every depth down to the scalars (or to an empty innermost list).
         let depth = self.leaf_depth.unwrap_or(self.dims.len());
         let dims: Option<Vec<usize>> = self.dims.iter().take(depth).copied().collect();
-        let nested_shape = dims.filter(|d| self.regular && d.len() == depth);
-        let count = self.elements.count();
-        Decoded { data: self.elements.finish(), count, nested_shape }
+        dims.filter(|d| self.regular && d.len() == depth)
     }
 
     fn array_at(&mut self, depth: usize, len: usize) {
@@ -275,12 +281,12 @@ impl Sink {
 }
 
 /// Deserializes one JSON value (a scalar or a nested list) into the sink.
-struct ElementSeed<'a> {
-    sink: &'a mut Sink,
+struct ElementSeed<'a, 'b> {
+    sink: &'a mut Sink<'b>,
     depth: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for ElementSeed<'_> {
+impl<'de> DeserializeSeed<'de> for ElementSeed<'_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -288,7 +294,7 @@ impl<'de> DeserializeSeed<'de> for ElementSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for ElementSeed<'_> {
+impl<'de> Visitor<'de> for ElementSeed<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -513,6 +519,19 @@ mod tests {
         assert_eq!(decode("[1,[2]]", DataType::Fp32).unwrap().nested_shape, None);
         assert_eq!(decode("[[],[]]", DataType::Fp32).unwrap().nested_shape, Some(vec![2, 0]));
         assert_eq!(decode("5", DataType::Fp32).unwrap().nested_shape, Some(vec![]));
+    }
+
+    #[test]
+    fn values_append_to_one_buffer_and_number_their_own_elements() {
+        let mut elements = ElementBuffer::new(DataType::Int16, 0);
+        assert_eq!(decode_into("[1,2]", &mut elements).unwrap(), Some(vec![2]));
+        assert_eq!(decode_into("3", &mut elements).unwrap(), Some(vec![]));
+        assert_eq!(decode_into("[[4],[5,6]]", &mut elements).unwrap(), None);
+        let e = decode_into("[7,70000]", &mut elements).unwrap_err();
+        assert_eq!(e.message, "element 1: 70000 is out of range for INT16");
+        assert_eq!(elements.count(), 7);
+        let data = elements.finish();
+        assert_eq!(&data[..12], &[1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0]);
     }
 
     #[test]

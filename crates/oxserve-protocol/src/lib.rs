@@ -6,6 +6,7 @@
 
 mod elements;
 pub mod json_data;
+mod json_envelope;
 pub mod pb;
 pub mod seldon;
 #[cfg(test)]

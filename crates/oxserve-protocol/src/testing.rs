@@ -1,6 +1,7 @@
 //! Helpers shared by the codecs' unit tests.
 
-use oxserve_core::{DataType, ModelMetadata, TensorSpec};
+use bytes::Bytes;
+use oxserve_core::{DataType, InferenceResponse, Meta, ModelMetadata, Tensor, TensorSpec};
 
 use crate::pb::tensorflow::{DataType as TfType, TensorProto, TensorShapeProto, tensor_shape_proto::Dim};
 
@@ -25,4 +26,14 @@ pub(crate) fn tf_proto(tf: TfType, dims: &[i64]) -> TensorProto {
         tensor_shape: Some(TensorShapeProto { dim, unknown_rank: false }),
         ..TensorProto::default()
     }
+}
+
+/// The little-endian bytes of `values`, as a tensor holds them.
+pub(crate) fn le<T: Copy, const N: usize>(values: &[T], to: fn(T) -> [u8; N]) -> Bytes {
+    values.iter().flat_map(|&v| to(v)).collect()
+}
+
+/// The response of model `m` with `outputs` and `meta`.
+pub(crate) fn respond(outputs: Vec<Tensor>, meta: Meta) -> InferenceResponse {
+    InferenceResponse { model_name: "m".into(), outputs, meta, ..Default::default() }
 }

@@ -115,7 +115,8 @@ pub fn encode_metadata(metadata: &ModelMetadata) -> pb::SeldonModelMetadata {
 /// `data.tensor`: doubles in the declared datatype (FP64 when the model declares none, as
 /// Seldon's gRPC tensor is always float64).
 fn dense(tensor: &pb::Tensor, target: &Target<'_>) -> Result<Tensor> {
-    let shape = super::tensor_shape(tensor.shape.iter().map(|&d| i64::from(d)))?;
+    let dims: Vec<i64> = tensor.shape.iter().map(|&d| d.into()).collect();
+    let shape = super::tensor_shape(&dims)?;
     super::check_value_count(tensor.values.len(), &shape)?;
     let datatype = target.datatype.unwrap_or(DataType::Fp64);
     let mut buffer = ElementBuffer::new(datatype, tensor.values.len());
@@ -141,6 +142,10 @@ fn dense_out(tensor: &Tensor) -> Result<pb::Tensor> {
 /// `data.ndarray`: the nesting gives the shape, which must be rectangular. With no declared
 /// datatype, the first value decides: strings are BYTES, booleans BOOL, numbers FP64 (protobuf
 /// numbers are doubles).
+///
+/// The shape is read from the first element at each depth and only trusted once [`walk`] has
+/// checked every list against it: until then it is a claim (`[[…], null]` nested 44 deep claims
+/// 2^44 elements), which is why the buffer reserves no more than a bounded amount for it.
 fn ndarray(list: &ListValue, target: &Target<'_>) -> Result<Tensor> {
     let mut shape = vec![list.values.len()];
     let mut first = list.values.first();
@@ -321,7 +326,7 @@ mod tests {
 
     use super::*;
     use crate::pb::tensorflow::DataType as TfType;
-    use crate::testing::{model, tf_proto};
+    use crate::testing::{le, model, respond, tf_proto};
 
     /// The inputs a test model declares: name and datatype.
     type Inputs<'a> = &'a [(&'a str, DataType)];
@@ -360,14 +365,6 @@ mod tests {
         let e = decode(message, inputs).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidArgument, "{}", e.message);
         e.message
-    }
-
-    fn le<T: Copy, const N: usize>(values: &[T], to: fn(T) -> [u8; N]) -> Bytes {
-        values.iter().flat_map(|&v| to(v)).collect()
-    }
-
-    fn respond(outputs: Vec<Tensor>, meta: Meta) -> InferenceResponse {
-        InferenceResponse { model_name: "m".into(), outputs, meta, ..Default::default() }
     }
 
     fn encode(tensor: Tensor, kind: PayloadKind) -> pb::SeldonMessage {
@@ -548,7 +545,11 @@ mod tests {
                 fp32,
                 "data.tensor.values: 3 values for shape [2, 2], which needs 4",
             ),
-            (dense_message(&[-1], &[]), fp32, "data.tensor.shape[0]: -1 is not a dimension"),
+            (
+                dense_message(&[-1], &[]),
+                fp32,
+                "data.tensor.shape: dimension 0 is -1; dimensions must not be negative",
+            ),
             (
                 dense_message(&[2], &[1.0, 2.5]),
                 &[("x", DataType::Int32)],
@@ -653,6 +654,20 @@ mod tests {
         let deep =
             ndarray_message(vec![list(vec![Value::from(1.0)]), list(vec![Value::from(BTreeMap::new())])]);
         assert_eq!(error(deep, fp32), "data.ndarray: element 1: objects are not tensor elements");
+    }
+
+    #[test]
+    fn ragged_deep_ndarray_is_refused_before_any_allocation() {
+        // `[[…], null]` 44 levels deep: the first elements alone claim 2^44 elements.
+        let null = Value { kind: Some(Kind::NullValue(0)) };
+        let mut value = list(vec![Value::from(1.0)]);
+        for _ in 0..44 {
+            value = list(vec![value, null.clone()]);
+        }
+        let Some(Kind::ListValue(outer)) = value.kind else { unreachable!() };
+        let e = decode(ndarray_message(outer.values), &[("x", DataType::Fp64)]).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(e.message.starts_with("data.ndarray: ragged nesting"), "{}", e.message);
     }
 
     #[test]

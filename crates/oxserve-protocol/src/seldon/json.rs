@@ -24,6 +24,7 @@ use serde_json::value::RawValue;
 use super::tf::{self, TfValues};
 use super::{DataForm, PayloadKind, Reply};
 use crate::json_data::{self, Layout};
+use crate::json_envelope::{self, to_json, write_json};
 
 /// Decodes a Seldon REST body for the model described by `metadata`.
 ///
@@ -31,7 +32,8 @@ use crate::json_data::{self, Layout};
 /// in the same form. Unknown fields are errors, as in Seldon's proto JSON parser; `status` is
 /// ignored.
 pub fn decode_message(body: &[u8], metadata: &ModelMetadata) -> Result<(InferenceRequest, PayloadKind)> {
-    let Object(MessageIn { data, json_data, str_data, bin_data, custom_data, meta, .. }) = parse(body)?;
+    let Object(MessageIn { data, json_data, str_data, bin_data, custom_data, meta, .. }) =
+        json_envelope::parse(body)?;
     if custom_data.is_some() {
         return Err(super::custom_data_unsupported());
     }
@@ -121,8 +123,7 @@ pub fn encode_error(error: &Error) -> Vec<u8> {
     }
     let code = error.kind.http_status();
     let reason = if code < 500 { "MICROSERVICE_BAD_DATA" } else { "MICROSERVICE_INTERNAL_ERROR" };
-    let body = Body { status: Status { code, info: &error.message, reason, status: "FAILURE" } };
-    serde_json::to_vec(&body).expect("serializing plain strings and numbers cannot fail")
+    to_json(&Body { status: Status { code, info: &error.message, reason, status: "FAILURE" } })
 }
 
 /// The answer to `GET /metadata`: the model's inputs and outputs as V2 tensor entries, which
@@ -145,7 +146,7 @@ pub fn encode_metadata(metadata: &ModelMetadata) -> Vec<u8> {
         outputs: &metadata.outputs,
         custom: BTreeMap::new(),
     };
-    serde_json::to_vec(&body).expect("serializing metadata cannot fail")
+    to_json(&body)
 }
 
 /// A `SeldonMessage` as JSON. Payloads stay borrowed text until their form is known.
@@ -219,26 +220,6 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectOnly<D> {
     }
 }
 
-/// Parses a body, turning serde's errors into ones that name the field (`data.tensor.shape: …`)
-/// or say that the body is not JSON at all.
-fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T> {
-    let text = std::str::from_utf8(body).map_err(|e| Error::invalid(format!("invalid JSON: {e}")))?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            Error::invalid(format!("invalid JSON: {inner}"))
-        } else if path == "." {
-            Error::invalid(inner.to_string())
-        } else {
-            Error::invalid(format!("{path}: {inner}"))
-        }
-    })?;
-    de.end().map_err(|e| Error::invalid(format!("invalid JSON: {e}")))?;
-    Ok(value)
-}
-
 /// The tensor of a `data` payload, in the model's declared datatype.
 fn data_tensor(
     tensor: Option<TensorIn<'_>>,
@@ -252,7 +233,7 @@ fn data_tensor(
     }
     let (field, text, shape) = match (tensor, ndarray) {
         (Some(tensor), _) => {
-            let shape = super::tensor_shape(tensor.shape)?;
+            let shape = super::tensor_shape(&tensor.shape)?;
             ("data.tensor.values", tensor.values.map_or("[]", RawValue::get), Some(shape))
         }
         (None, Some(ndarray)) => ("data.ndarray", ndarray.get(), None),
@@ -303,10 +284,6 @@ fn write_data(out: &mut Vec<u8>, form: DataForm, tensor: &Tensor) -> Result<()> 
     Ok(())
 }
 
-fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    serde_json::to_writer(out, value).expect("serializing strings, numbers and string maps cannot fail");
-}
-
 /// Base64 as proto3 JSON parsers take it: the standard or the URL-safe alphabet, padded or not.
 fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     const LENIENT: GeneralPurposeConfig =
@@ -323,7 +300,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::testing::model;
+    use crate::testing::{le, model, respond};
 
     /// The inputs a test model declares: name and datatype.
     type Inputs<'a> = &'a [(&'a str, DataType)];
@@ -336,14 +313,6 @@ mod tests {
         let e = decode(body, inputs).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidArgument, "{}", e.message);
         e.message
-    }
-
-    fn le<T: Copy, const N: usize>(values: &[T], to: fn(T) -> [u8; N]) -> Bytes {
-        values.iter().flat_map(|&v| to(v)).collect()
-    }
-
-    fn respond(outputs: Vec<Tensor>, meta: Meta) -> InferenceResponse {
-        InferenceResponse { model_name: "m".into(), outputs, meta, ..Default::default() }
     }
 
     fn encode(tensor: Tensor, kind: PayloadKind) -> serde_json::Value {
@@ -486,7 +455,7 @@ mod tests {
             (
                 r#"{"data":{"tensor":{"shape":[-2],"values":[]}}}"#,
                 fp32,
-                "data.tensor.shape[0]: -2 is not a dimension",
+                "data.tensor.shape: dimension 0 is -2; dimensions must not be negative",
             ),
             (
                 r#"{"data":{"tensor":{"shape":[2],"values":[[1],[2]]}}}"#,
@@ -533,7 +502,8 @@ mod tests {
             ),
             (r#"{"data":{"ndarray":[1]}"#, fp32, "invalid JSON: EOF while parsing"),
             (r#"{"data":{"ndarray":[1]}} x"#, fp32, "invalid JSON: trailing characters"),
-            ("[1]", fp32, "invalid type: sequence, expected struct MessageIn"),
+            ("[1]", fp32, "the body must be a JSON object, not a list"),
+            ("5", fp32, "invalid type: integer `5`, expected struct MessageIn"),
             (r#"{"data":[["a"]]}"#, fp32, "data: invalid type: sequence, expected struct DataIn"),
             (r#"{"data":{"tensor":[[1],[1]]}}"#, fp32, "data.tensor: invalid type: sequence"),
             (r#"{"meta":["p"],"strData":"s"}"#, fp32, "meta: invalid type: sequence"),

@@ -136,7 +136,8 @@ fn custom_data_unsupported() -> Error {
     )
 }
 
-/// The error for `ndarray` lists whose nesting does not form a rectangular array.
+/// The error for `ndarray` lists whose nesting does not form a rectangular array (a list next to
+/// a value or a null, or lists of different lengths at one depth).
 fn ragged() -> Error {
     Error::invalid(
         "ragged nesting: every list at one depth must have the same length and hold only lists or only values",
@@ -144,20 +145,13 @@ fn ragged() -> Error {
 }
 
 /// Checks `data.tensor.shape` and turns it into tensor dimensions.
-fn tensor_shape(dims: impl IntoIterator<Item = i64>) -> Result<Vec<usize>> {
-    dims.into_iter()
-        .enumerate()
-        .map(|(i, d)| {
-            usize::try_from(d)
-                .map_err(|_| Error::invalid(format!("data.tensor.shape[{i}]: {d} is not a dimension")))
-        })
-        .collect()
+fn tensor_shape(dims: &[i64]) -> Result<Vec<usize>> {
+    oxserve_core::shape_from_i64(dims, "data.tensor.shape")
 }
 
-/// Checks that `data.tensor.values` holds exactly the elements its shape asks for.
+/// Checks that `data.tensor.values` holds exactly the elements its [`tensor_shape`] asks for.
 fn check_value_count(values: usize, shape: &[usize]) -> Result<()> {
-    let expected = oxserve_core::element_count(shape)
-        .ok_or_else(|| Error::invalid(format!("data.tensor.shape: {shape:?} is too large")))?;
+    let expected: usize = shape.iter().product();
     if values != expected {
         return Err(Error::invalid(format!(
             "data.tensor.values: {values} values for shape {shape:?}, which needs {expected}"
@@ -318,8 +312,12 @@ mod tests {
 
     #[test]
     fn shapes_and_counts_name_the_field() {
-        assert_eq!(tensor_shape([2, 3]).unwrap(), vec![2, 3]);
-        assert_eq!(tensor_shape([2, -1]).unwrap_err().message, "data.tensor.shape[1]: -1 is not a dimension");
+        assert_eq!(tensor_shape(&[2, 3]).unwrap(), vec![2, 3]);
+        assert_eq!(
+            tensor_shape(&[2, -1]).unwrap_err().message,
+            "data.tensor.shape: dimension 1 is -1; dimensions must not be negative"
+        );
+        assert!(tensor_shape(&[1 << 62, 8]).unwrap_err().message.starts_with("data.tensor.shape: "));
         check_value_count(6, &[2, 3]).unwrap();
         assert_eq!(
             check_value_count(5, &[2, 3]).unwrap_err().message,

@@ -4,11 +4,18 @@
 //! (`json/tftensor.rs`). Field names in errors are the JSON ones (`floatVal`, `tensorShape`),
 //! the names Seldon's documentation uses for both transports.
 
-use oxserve_core::{DataType, Error, Result, Tensor, element_count};
+use bytes::Bytes;
+use oxserve_core::{DataType, Error, Result, Tensor, shape_from_i64};
 
 use super::Target;
 use crate::elements::{ElementBuffer, Scalar};
 use crate::pb::tensorflow::{DataType as TfType, TensorProto, TensorShapeProto, tensor_shape_proto::Dim};
+
+/// The largest tensor a `tftensor` may fill by repeating its last value, in bytes: 64 MiB, the
+/// server's default request limit, so that repeating never builds a tensor larger than one a
+/// client could have sent value by value. Without a bound, a 132-byte request naming shape
+/// `[1099511627776, 4]` with one value asks for 17 TB.
+pub(super) const MAX_FILLED_BYTES: usize = 64 << 20;
 
 /// How [`encode`] stores the elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +57,8 @@ fn datatype(tf: TfType) -> Option<DataType> {
 ///
 /// The proto's own dtype is converted to the model's declared datatype when they differ (a
 /// client's `DT_DOUBLE` for an FP32 input, `DT_INT32` for INT64), with the usual range checks.
-/// Typed value lists follow `tf.make_ndarray`: fewer values than elements repeat the last one.
+/// Typed value lists follow `tf.make_ndarray`: fewer values than elements repeat the last one,
+/// as long as the filled tensor stays within [`MAX_FILLED_BYTES`].
 pub(super) fn decode(proto: &TensorProto, target: &Target<'_>) -> Result<Tensor> {
     let tf = TfType::try_from(proto.dtype).map_err(|_| {
         Error::invalid(format!("data.tftensor.dtype: unknown TensorFlow dtype {}", proto.dtype))
@@ -59,14 +67,12 @@ pub(super) fn decode(proto: &TensorProto, target: &Target<'_>) -> Result<Tensor>
         Error::invalid(format!("data.tftensor.dtype: {} has no oxserve datatype", tf.as_str_name()))
     })?;
     let shape = shape(proto.tensor_shape.as_ref())?;
-    let count = element_count(&shape)
-        .ok_or_else(|| Error::invalid(format!("data.tftensor.tensorShape: {shape:?} is too large")))?;
+    // `shape_from_i64` checked that the product fits.
+    let count: usize = shape.iter().product();
     let datatype = target.datatype.unwrap_or(source);
 
     let data = if proto.tensor_content.is_empty() {
-        let mut buffer = ElementBuffer::new(datatype, count);
-        typed_values(proto, source, count, &mut buffer)?;
-        buffer.finish()
+        typed_values(proto, source, datatype, count)?
     } else {
         let size = source.element_size().ok_or_else(|| {
             Error::invalid(format!(
@@ -87,6 +93,7 @@ pub(super) fn decode(proto: &TensorProto, target: &Target<'_>) -> Result<Tensor>
         } else {
             let raw = Tensor::new("tftensor", source, shape.clone(), proto.tensor_content.clone())
                 .map_err(|e| e.context("data.tftensor.tensorContent"))?;
+            // `count` matched the bytes received above, so it is no bigger than the request.
             let mut buffer = ElementBuffer::new(datatype, count);
             for value in crate::elements::scalars(&raw) {
                 buffer.push(value).map_err(|e| e.context("data.tftensor.tensorContent"))?;
@@ -142,31 +149,17 @@ fn shape(shape: Option<&TensorShapeProto>) -> Result<Vec<usize>> {
             "data.tftensor.tensorShape: a value needs a known rank (unknownRank is set)",
         ));
     }
-    shape
-        .dim
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            usize::try_from(d.size).map_err(|_| {
-                Error::invalid(format!(
-                    "data.tftensor.tensorShape.dim[{i}].size: {} is not a dimension",
-                    d.size
-                ))
-            })
-        })
-        .collect()
+    let dims: Vec<i64> = shape.dim.iter().map(|d| d.size).collect();
+    shape_from_i64(&dims, "data.tftensor.tensorShape")
 }
 
-/// Pushes the typed list that `source` uses, converted to the buffer's datatype.
-fn typed_values(
-    proto: &TensorProto,
-    source: DataType,
-    count: usize,
-    buffer: &mut ElementBuffer,
-) -> Result<()> {
+/// The elements of the typed list that `source` uses, converted to `datatype`.
+fn typed_values(proto: &TensorProto, source: DataType, datatype: DataType, count: usize) -> Result<Bytes> {
     fn half(bits: i32, to_f64: fn(u16) -> f64) -> Scalar<'static> {
         Scalar::Float(to_f64(bits as u16))
     }
+    let mut elements = ElementBuffer::new(datatype, 0);
+    let buffer = &mut elements;
     match source {
         DataType::Bool => fill(buffer, "boolVal", &proto.bool_val, count, |&v| Scalar::Bool(v)),
         DataType::Uint8 | DataType::Uint16 | DataType::Int8 | DataType::Int16 | DataType::Int32 => {
@@ -184,9 +177,11 @@ fn typed_values(
         DataType::Fp32 => fill(buffer, "floatVal", &proto.float_val, count, |&v| Scalar::Float(v.into())),
         DataType::Fp64 => fill(buffer, "doubleVal", &proto.double_val, count, |&v| Scalar::Float(v)),
         DataType::Bytes => fill(buffer, "stringVal", &proto.string_val, count, |v| Scalar::Bytes(v)),
-    }
+    }?;
+    Ok(elements.finish())
 }
 
+/// Pushes `count` elements: `values`, then its last value again as often as needed.
 fn fill<'v, T>(
     buffer: &mut ElementBuffer,
     field: &str,
@@ -203,6 +198,24 @@ fn fill<'v, T>(
     };
     if values.len() > count {
         return Err(Error::invalid(format!("{}: {} values for {count} elements", context(), values.len())));
+    }
+    if values.len() < count {
+        // Sized in u128, which cannot overflow: at most 2^64 elements of at most 2^32 + 4 bytes.
+        let size = |v: &'v T| match scalar(v) {
+            Scalar::Bytes(b) if buffer.datatype() == DataType::Bytes => 4 + b.len() as u128,
+            _ => buffer.datatype().element_size().unwrap_or(4) as u128,
+        };
+        let repeats = (count - values.len()) as u128;
+        let filled = values.iter().map(size).sum::<u128>() + repeats * size(last);
+        if filled > MAX_FILLED_BYTES as u128 {
+            return Err(Error::invalid(format!(
+                "{}: {} values for {count} elements: repeating the last value would make {filled} bytes \
+                 of {}, more than the {MAX_FILLED_BYTES} allowed; send every value",
+                context(),
+                values.len(),
+                buffer.datatype()
+            )));
+        }
     }
     for i in 0..count {
         buffer.push(scalar(values.get(i).unwrap_or(last))).map_err(|e| e.context(context()))?;
@@ -294,6 +307,26 @@ mod tests {
     }
 
     #[test]
+    fn repeating_the_last_value_is_bounded() {
+        // 132 bytes on the wire that once asked for a 17 TB buffer.
+        let mut p = tf_proto(TfType::DtFloat, &[1_099_511_627_776, 4]);
+        p.float_val = vec![1.0];
+        let e = decode(&p, &ANY).unwrap_err();
+        assert_eq!(e.kind, oxserve_core::ErrorKind::InvalidArgument);
+        assert!(e.message.starts_with("data.tftensor.floatVal: "), "{}", e.message);
+        assert!(e.message.contains("4398046511104 elements"), "{}", e.message);
+        // Just over the limit: 80 MiB of FP32 from one value.
+        let mut p = tf_proto(TfType::DtFloat, &[4_194_304, 5]);
+        p.float_val = vec![1.0];
+        let e = decode(&p, &ANY).unwrap_err();
+        assert!(e.message.contains("83886080 bytes"), "{}", e.message);
+        // A fill within the limit still repeats the last value, as `tf.make_ndarray` does.
+        let mut p = tf_proto(TfType::DtUint8, &[3, 2]);
+        p.int_val = vec![7];
+        assert_eq!(decode(&p, &ANY).unwrap().data, Bytes::from_static(&[7; 6]));
+    }
+
+    #[test]
     fn scalars_and_empty_tensors() {
         let mut p = TensorProto { dtype: TfType::DtFloat as i32, ..TensorProto::default() };
         p.float_val = vec![4.0];
@@ -315,7 +348,7 @@ mod tests {
             ),
             (
                 tf_proto(TfType::DtFloat, &[-1, 2]),
-                "data.tftensor.tensorShape.dim[0].size: -1 is not a dimension",
+                "data.tftensor.tensorShape: dimension 0 is -1; dimensions must not be negative",
             ),
             (tf_proto(TfType::DtFloat, &[2]), "data.tftensor.floatVal: no values for 2 elements"),
             (

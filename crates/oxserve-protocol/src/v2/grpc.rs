@@ -15,19 +15,23 @@
 //! Responses always use `raw_output_contents`: Triton does, its clients expect it, and it lets
 //! the output buffers leave without re-encoding.
 //!
-//! Every error is [`ErrorKind::InvalidArgument`](oxserve_core::ErrorKind::InvalidArgument) and
-//! starts with the path of the offending field (`inputs[1].contents.fp32_contents: ...`,
-//! `raw_input_contents[0]: ...`), so a client can fix its request without server logs.
+//! Every error starts with the path of the offending field (`inputs[1].contents.fp32_contents:
+//! ...`, `raw_input_contents[0]: ...`), so a client can fix its request without server logs. All
+//! are [`ErrorKind::InvalidArgument`](oxserve_core::ErrorKind::InvalidArgument) but the
+//! shared-memory parameters, which are
+//! [`ErrorKind::Unimplemented`](oxserve_core::ErrorKind::Unimplemented) as over REST.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use bytes::Bytes;
 use oxserve_core::{
     DataType, Error, InferenceRequest, InferenceResponse, ModelMetadata, Parameters, RequestedOutput, Result,
-    Tensor, TensorSpec, element_count, encode_bytes_elements,
+    Tensor, TensorSpec, encode_bytes_elements, shape_from_i64,
 };
 use serde_json::Value;
 
+use super::{check_requested_outputs, parse_datatype, reject_shared_memory};
 use crate::pb;
 use crate::pb::inference::infer_parameter::ParameterChoice;
 use crate::pb::inference::model_infer_request::InferInputTensor;
@@ -40,7 +44,8 @@ use crate::pb::inference::{InferParameter, InferTensorContents};
 /// Empty `model_version` and `id` become `None` (proto3 cannot tell empty from unset, and the
 /// protocol gives empty the meaning "unset"). Parameters become JSON values of the same kind.
 /// Shapes, datatypes, element counts and byte sizes are all checked here, so the tensors that
-/// come out satisfy [`Tensor::new`]; whether they fit the model is the model's check.
+/// come out satisfy [`Tensor::new`]; whether they fit the model is the model's check. The rules
+/// the REST codec shares (shared memory refused, an output requested once) are the same.
 pub fn decode_infer_request(req: pb::inference::ModelInferRequest) -> Result<InferenceRequest> {
     let parameters = decode_parameters(req.parameters, "parameters")?;
     let outputs = req
@@ -48,12 +53,12 @@ pub fn decode_infer_request(req: pb::inference::ModelInferRequest) -> Result<Inf
         .into_iter()
         .enumerate()
         .map(|(i, o)| {
-            Ok(RequestedOutput {
-                name: o.name,
-                parameters: decode_parameters(o.parameters, &format!("outputs[{i}].parameters"))?,
-            })
+            let parameters = decode_parameters(o.parameters, format_args!("outputs[{i}].parameters"))?;
+            reject_shared_memory(&parameters, format_args!("outputs[{i}]"))?;
+            Ok(RequestedOutput { name: o.name, parameters })
         })
         .collect::<Result<Vec<_>>>()?;
+    check_requested_outputs(&outputs)?;
     let inputs = decode_inputs(req.inputs, req.raw_input_contents)?;
     Ok(InferenceRequest {
         id: non_empty(req.id),
@@ -227,9 +232,10 @@ fn decode_inputs(inputs: Vec<InferInputTensor>, raw: Vec<Bytes>) -> Result<Vec<T
     let mut tensors = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.into_iter().enumerate() {
         let datatype =
-            decode_datatype(&input.datatype).map_err(|e| e.context(format_args!("inputs[{i}].datatype")))?;
-        let shape = decode_shape(&input.shape).map_err(|e| e.context(format_args!("inputs[{i}].shape")))?;
-        let parameters = decode_parameters(input.parameters, &format!("inputs[{i}].parameters"))?;
+            parse_datatype(&input.datatype).map_err(|e| e.context(format_args!("inputs[{i}].datatype")))?;
+        let shape = shape_from_i64(&input.shape, &format!("inputs[{i}].shape"))?;
+        let parameters = decode_parameters(input.parameters, format_args!("inputs[{i}].parameters"))?;
+        reject_shared_memory(&parameters, format_args!("inputs[{i}]"))?;
         let tensor = match raw.next() {
             Some(data) => Tensor::new(input.name, datatype, shape, data)
                 .map_err(|e| e.context(format_args!("raw_input_contents[{i}]")))?,
@@ -243,27 +249,6 @@ fn decode_inputs(inputs: Vec<InferInputTensor>, raw: Vec<Bytes>) -> Result<Vec<T
         tensors.push(tensor.with_parameters(parameters));
     }
     Ok(tensors)
-}
-
-fn decode_datatype(name: &str) -> Result<DataType> {
-    DataType::parse(name).ok_or_else(|| {
-        let known: Vec<&str> = DataType::ALL.iter().map(|d| d.as_str()).collect();
-        Error::invalid(format!("unknown datatype '{name}'; expected one of {}", known.join(", ")))
-    })
-}
-
-fn decode_shape(shape: &[i64]) -> Result<Vec<usize>> {
-    shape
-        .iter()
-        .enumerate()
-        .map(|(k, &d)| {
-            usize::try_from(d).map_err(|_| {
-                Error::invalid(format!(
-                    "dimension {k} is {d}; a request's dimensions must be non-negative (shape {shape:?})"
-                ))
-            })
-        })
-        .collect()
 }
 
 fn contents_is_empty(c: &InferTensorContents) -> bool {
@@ -307,8 +292,8 @@ fn typed_data(
     field: &str,
     name: &str,
 ) -> Result<Bytes> {
-    let count = element_count(shape)
-        .ok_or_else(|| Error::invalid(format!("{field}: shape {shape:?} is too large")))?;
+    // `shape_from_i64` checked that the product fits.
+    let count: usize = shape.iter().product();
     let expected = typed_field_for(datatype);
     let fields = typed_fields(&contents);
     if let Some(&(wrong, _)) = fields.iter().find(|&&(f, len)| len > 0 && Some(f) != expected) {
@@ -394,7 +379,7 @@ where
 // ---------------------------------------------------------------------------------------------
 
 /// Maps protobuf parameters to JSON values of the same kind; `path` names the map in errors.
-fn decode_parameters(params: HashMap<String, InferParameter>, path: &str) -> Result<Parameters> {
+fn decode_parameters(params: HashMap<String, InferParameter>, path: impl fmt::Display) -> Result<Parameters> {
     let mut out = Parameters::new();
     for (key, param) in params {
         let value = match param.parameter_choice {
@@ -835,6 +820,34 @@ mod tests {
         x.parameters.insert("nan".into(), param(ParameterChoice::DoubleParam(f64::NAN)));
         let m = invalid(raw_request(vec![input("ok", "INT8", &[0]), x], vec![]));
         assert!(m.starts_with("inputs[1].parameters[\"nan\"].double_param: NaN"), "{m}");
+    }
+
+    #[test]
+    fn shared_memory_is_refused_as_unimplemented_as_over_rest() {
+        let region =
+            || [("shared_memory_region".to_string(), param(ParameterChoice::StringParam("r".into())))].into();
+        let mut x = input("x", "FP32", &[1]);
+        x.parameters = region();
+        let e = decode_infer_request(raw_request(vec![x], vec![Bytes::from_static(&[0; 4])])).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unimplemented);
+        assert!(e.message.starts_with("inputs[0].parameters.shared_memory_region: "), "{}", e.message);
+        let req = ModelInferRequest {
+            outputs: vec![InferRequestedOutputTensor { name: "y".into(), parameters: region() }],
+            ..raw_request(vec![], vec![])
+        };
+        let e = decode_infer_request(req).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unimplemented);
+        assert!(e.message.starts_with("outputs[0].parameters.shared_memory_region: "), "{}", e.message);
+    }
+
+    #[test]
+    fn an_output_requested_twice_is_refused_as_over_rest() {
+        let output = |name: &str| InferRequestedOutputTensor { name: name.into(), ..Default::default() };
+        let req = ModelInferRequest {
+            outputs: vec![output("y"), output("z"), output("y")],
+            ..raw_request(vec![], vec![])
+        };
+        assert_eq!(invalid(req), "outputs[2].name: output 'y' is requested twice");
     }
 
     #[test]

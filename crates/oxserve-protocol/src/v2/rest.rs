@@ -12,12 +12,19 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use oxserve_core::{
     DataType, Error, InferenceRequest, InferenceResponse, ModelMetadata, Parameters, RequestedOutput, Result,
-    Tensor, TensorSpec, element_count,
+    Tensor, TensorSpec, shape_from_i64,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::{check_requested_outputs, parse_datatype, reject_shared_memory};
 use crate::json_data::{self, Layout};
+use crate::json_envelope::{self, to_json, write_json};
+
+/// `{"error": "..."}`, the body of every non-2xx answer (V1's too).
+pub use crate::json_envelope::encode_error;
+/// `{"models": [...]}`, the answer to `GET /v2/models` (and V1's `GET /v1/models`).
+pub use crate::json_envelope::encode_model_list;
 
 /// The header that gives the length of the JSON part of a body carrying binary tensor data.
 /// `0` asks for the raw-body shortcut (the whole body is the model's single input).
@@ -29,8 +36,6 @@ const BINARY_DATA_SIZE: &str = "binary_data_size";
 const BINARY_DATA: &str = "binary_data";
 /// Request parameter: send every output as binary data unless the output says otherwise.
 const BINARY_DATA_OUTPUT: &str = "binary_data_output";
-/// Prefix of the shared-memory parameters, which this server does not implement.
-const SHARED_MEMORY_PREFIX: &str = "shared_memory_";
 
 /// The JSON request envelope. Unknown keys (`model_name`, client extras) are ignored.
 #[derive(Deserialize)]
@@ -88,7 +93,7 @@ pub fn decode_infer_request(
             n => n,
         },
     };
-    let envelope: RequestEnvelope<'_> = parse_json(&body[..json_length])?;
+    let envelope: RequestEnvelope<'_> = json_envelope::parse(&body[..json_length])?;
     let mut binary = BinarySection { rest: body.slice(json_length..) };
 
     let parameters = envelope.parameters.unwrap_or_default();
@@ -107,12 +112,7 @@ pub fn decode_infer_request(
         .enumerate()
         .map(|(i, output)| decode_requested_output(i, output))
         .collect::<Result<Vec<_>>>()?;
-    if let Some(i) = (1..outputs.len()).find(|&i| outputs[..i].iter().any(|o| o.name == outputs[i].name)) {
-        return Err(Error::invalid(format!(
-            "outputs[{i}].name: output '{}' is requested twice",
-            outputs[i].name
-        )));
-    }
+    check_requested_outputs(&outputs)?;
     Ok(InferenceRequest {
         id: envelope.id,
         model_name: metadata.name.clone(),
@@ -169,19 +169,13 @@ impl BinarySection {
 }
 
 fn decode_input(i: usize, input: InputEnvelope<'_>, binary: &mut BinarySection) -> Result<Tensor> {
-    let datatype = DataType::parse(&input.datatype).ok_or_else(|| {
-        let known: Vec<&str> = DataType::ALL.iter().map(|d| d.as_str()).collect();
-        Error::invalid(format!(
-            "inputs[{i}].datatype: unknown datatype '{}'; expected one of {}",
-            input.datatype,
-            known.join(", ")
-        ))
-    })?;
-    let shape = checked_shape(&input.shape).map_err(|e| e.context(format_args!("inputs[{i}].shape")))?;
-    let count = element_count(&shape)
-        .ok_or_else(|| Error::invalid(format!("inputs[{i}].shape: {shape:?} has too many elements")))?;
-    let mut parameters = input.parameters.unwrap_or_default();
     let owner = format!("inputs[{i}]");
+    let datatype =
+        parse_datatype(&input.datatype).map_err(|e| e.context(format_args!("{owner}.datatype")))?;
+    let shape = shape_from_i64(&input.shape, &format!("{owner}.shape"))?;
+    // `shape_from_i64` checked that the product fits.
+    let count: usize = shape.iter().product();
+    let mut parameters = input.parameters.unwrap_or_default();
     reject_shared_memory(&parameters, &owner)?;
     // A transport detail of this body: the model must not see it, and a graph that forwards the
     // tensor as JSON must not send a stale size along.
@@ -217,19 +211,6 @@ fn decode_input(i: usize, input: InputEnvelope<'_>, binary: &mut BinarySection) 
     Ok(Tensor::new(input.name, datatype, shape, data)
         .map_err(|e| e.context(&owner))?
         .with_parameters(parameters))
-}
-
-/// Dimensions must be non-negative; `-1` is only meaningful in metadata, never in a request.
-fn checked_shape(shape: &[i64]) -> Result<Vec<usize>> {
-    shape
-        .iter()
-        .enumerate()
-        .map(|(d, &dim)| {
-            usize::try_from(dim).map_err(|_| {
-                Error::invalid(format!("dimension {d} is {dim}; dimensions must not be negative"))
-            })
-        })
-        .collect()
 }
 
 fn decode_json_data(
@@ -274,17 +255,6 @@ fn check_bool_parameter(parameters: &Parameters, key: &str, owner: &str) -> Resu
             Err(Error::invalid(format!("{owner}{dot}parameters.{key}: must be true or false, got {value}")))
         }
         _ => Ok(()),
-    }
-}
-
-/// Shared-memory parameters would make us read or write memory we never mapped; refuse them
-/// plainly (501) instead of ignoring them. The server does not advertise the extension.
-fn reject_shared_memory(parameters: &Parameters, owner: &str) -> Result<()> {
-    match parameters.keys().find(|k| k.starts_with(SHARED_MEMORY_PREFIX)) {
-        Some(key) => Err(Error::unimplemented(format!(
-            "{owner}.parameters.{key}: shared memory is not supported; send the data in the body"
-        ))),
-        None => Ok(()),
     }
 }
 
@@ -489,7 +459,7 @@ pub fn encode_model_config(metadata: &ModelMetadata, max_batch_size: usize) -> V
         "input": config.input.iter().map(|i| tensor(&i.name, i.data_type, &i.dims)).collect::<Vec<_>>(),
         "output": config.output.iter().map(|o| tensor(&o.name, o.data_type, &o.dims)).collect::<Vec<_>>(),
     });
-    serde_json::to_vec(&json).expect("a JSON value always serialises")
+    to_json(&json)
 }
 
 /// `GET /v2/models/{m}`: name, versions (when any), platform, inputs and outputs.
@@ -507,61 +477,6 @@ pub fn encode_server_metadata(name: &str, version: &str, extensions: &[&str]) ->
         extensions: &'a [&'a str],
     }
     to_json(&ServerMetadata { name, version, extensions })
-}
-
-/// `{"models": [...]}`: the KServe model listing (`GET /v2/models`, and V1's `GET /v1/models`).
-pub fn encode_model_list(names: &[&str]) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct ModelList<'a> {
-        models: &'a [&'a str],
-    }
-    to_json(&ModelList { models: names })
-}
-
-/// `{"error": "..."}`: the body of every non-2xx REST answer, V2 and V1 alike.
-pub fn encode_error(message: &str) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct ErrorBody<'a> {
-        error: &'a str,
-    }
-    to_json(&ErrorBody { error: message })
-}
-
-/// `value` as compact JSON. Shared by the REST codecs.
-pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_json(&mut out, value);
-    out
-}
-
-/// Appends `value` as JSON. Serialising strings, numbers and `serde_json` maps into a `Vec`
-/// cannot fail. Shared by the REST codecs.
-pub(crate) fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    serde_json::to_writer(out, value).expect("serialising JSON into a Vec cannot fail");
-}
-
-/// Parses a JSON envelope, naming the field of a type error (`inputs[0].shape[1]: invalid
-/// type…`); syntax errors start with `invalid JSON:`. Shared by the REST codecs.
-pub(crate) fn parse_json<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T> {
-    // serde would take a list as the struct's fields in order; no client means that.
-    if json.trim_ascii_start().starts_with(b"[") {
-        return Err(Error::invalid("the body must be a JSON object, not a list"));
-    }
-    let mut de = serde_json::Deserializer::from_slice(json);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        json_error(e.into_inner(), &path)
-    })?;
-    de.end().map_err(|e| json_error(e, "."))?;
-    Ok(value)
-}
-
-fn json_error(error: serde_json::Error, path: &str) -> Error {
-    match error.classify() {
-        serde_json::error::Category::Data if path == "." => Error::invalid(error.to_string()),
-        serde_json::error::Category::Data => Error::invalid(format!("{path}: {error}")),
-        _ => Error::invalid(format!("invalid JSON: {error}")),
-    }
 }
 
 #[cfg(test)]
@@ -1141,6 +1056,18 @@ mod tests {
             assert!(e.message.starts_with(expected), "{json}\n  got: {}\n  want: {expected}…", e.message);
             assert_eq!(e.kind, ErrorKind::InvalidArgument, "{json}");
         }
+    }
+
+    #[test]
+    fn many_requested_outputs_are_checked_in_linear_time() {
+        // 100k distinct names: a pairwise duplicate check takes billions of comparisons.
+        let outputs: Vec<String> = (0..100_000).map(|i| format!(r#"{{"name":"o{i}"}}"#)).collect();
+        let body = format!(r#"{{"inputs":[],"outputs":[{}]}}"#, outputs.join(","));
+        let start = std::time::Instant::now();
+        assert_eq!(decode_json(&body).unwrap().outputs.len(), 100_000);
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "took {:?}", start.elapsed());
+        let e = error(&format!(r#"{{"inputs":[],"outputs":[{},{{"name":"o7"}}]}}"#, outputs.join(",")));
+        assert_eq!(e.message, "outputs[100000].name: output 'o7' is requested twice");
     }
 
     #[test]

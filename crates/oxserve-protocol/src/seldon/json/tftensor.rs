@@ -77,7 +77,7 @@ struct DimJson {
 impl TensorProtoJson {
     /// The protobuf message, with `tensorContent` and `stringVal` decoded from base64.
     pub(super) fn into_proto(self) -> Result<TensorProto> {
-        let base64 = |field: &str, text: &str| {
+        let base64 = |field: &dyn fmt::Display, text: &str| {
             super::decode_base64(text)
                 .map(Bytes::from)
                 .map_err(|e| Error::invalid(format!("data.tftensor.{field}: invalid base64: {e}")))
@@ -86,7 +86,7 @@ impl TensorProtoJson {
             .string_val
             .iter()
             .enumerate()
-            .map(|(i, s)| base64(&format!("stringVal[{i}]"), s))
+            .map(|(i, s)| base64(&format_args!("stringVal[{i}]"), s))
             .collect::<Result<Vec<_>>>()?;
         let tensor_shape = self.tensor_shape.map(|Object(shape)| TensorShapeProto {
             dim: shape.dim.into_iter().map(|Object(d)| Dim { size: d.size, name: d.name }).collect(),
@@ -96,7 +96,7 @@ impl TensorProtoJson {
             dtype: self.dtype,
             tensor_shape,
             version_number: self.version_number,
-            tensor_content: base64("tensorContent", &self.tensor_content)?,
+            tensor_content: base64(&"tensorContent", &self.tensor_content)?,
             half_val: self.half_val,
             float_val: self.float_val,
             double_val: self.double_val,
