@@ -428,3 +428,16 @@ def tftensor_values(t: dict) -> tuple[list[int], np.ndarray]:
     else:
         raise AssertionError(f"tftensor without float values: {t}")
     return dims, vals.astype(np.float64)
+
+
+def assert_every_type_echo_result(result, values: dict[str, np.ndarray]) -> None:
+    """A tritonclient (HTTP or gRPC) result of `every_type` echoes `values` ([2, 3] each) exactly."""
+    for t in EVERY_TYPE_ORDER:
+        got = result.as_numpy(f"out_{t.lower()}")
+        assert got.shape == (2, 3), t
+        if t == "BYTES":
+            assert got.flatten().tolist() == values[t].flatten().tolist()
+        elif t == "BF16":
+            assert got.view(np.uint16).tobytes() == values[t].tobytes()
+        else:
+            assert got.tobytes() == values[t].tobytes(), t

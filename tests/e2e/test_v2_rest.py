@@ -21,6 +21,7 @@ from oxserve_e2e import (
     NP_DTYPE,
     SESSION_MAX_REQUEST_SIZE,
     TIMEOUT,
+    assert_every_type_echo_result,
     binary_body,
     bytes_tensor,
     every_type_request,
@@ -594,15 +595,7 @@ def test_tritonclient_http_every_type_binary(triton_http):
         inputs.append(inp)
     outputs = [httpclient.InferRequestedOutput(n, binary_data=True) for n in EVERY_TYPE_OUTPUTS]
     result = triton_http.infer("every_type", inputs, outputs=outputs)
-    for t in EVERY_TYPE_ORDER:
-        got = result.as_numpy(f"out_{t.lower()}")
-        assert got.shape == (2, 3), t
-        if t == "BYTES":
-            assert got.flatten().tolist() == values[t].flatten().tolist()
-        elif t == "BF16":
-            assert got.view(np.uint16).tobytes() == values[t].tobytes()
-        else:
-            assert got.tobytes() == values[t].tobytes(), t
+    assert_every_type_echo_result(result, values)
 
 
 def test_tritonclient_http_fp16_json_is_rejected(triton_http):
