@@ -31,6 +31,7 @@ from oxserve_e2e import (
     TEST_PROTO_DIR,
     ServerProcess,
     free_ports,
+    repository_args,
 )
 
 
@@ -71,20 +72,9 @@ def server(model_repo, log_dir):
     """The shared server: whole model repository, default model iris, an 8 MiB request limit."""
     http_port, grpc_port = free_ports(2)
     proc = ServerProcess(
-        [
-            "--model-repository",
-            str(model_repo),
-            "--host",
-            "127.0.0.1",
-            "--http-port",
-            str(http_port),
-            "--grpc-port",
-            str(grpc_port),
-            "--default-model",
-            "iris",
-            "--max-request-size",
-            str(SESSION_MAX_REQUEST_SIZE),
-        ],
+        repository_args(
+            model_repo, http_port, grpc_port, "--max-request-size", str(SESSION_MAX_REQUEST_SIZE)
+        ),
         http_port,
         grpc_port,
         name="oxserve-session",

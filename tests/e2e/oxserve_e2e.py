@@ -92,6 +92,23 @@ def port_open(port: int) -> bool:
         return False
 
 
+def repository_args(model_repo: Path, http_port: int, grpc_port: int, *extra: str) -> list[str]:
+    """`serve` arguments for the whole test repository on loopback, default model iris."""
+    return [
+        "--model-repository",
+        str(model_repo),
+        "--host",
+        "127.0.0.1",
+        "--http-port",
+        str(http_port),
+        "--grpc-port",
+        str(grpc_port),
+        "--default-model",
+        "iris",
+        *extra,
+    ]
+
+
 class ServerProcess:
     """One `oxserve serve` process on loopback ports, with its output kept in log files."""
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from tritonclient.grpc import service_pb2
 
-from oxserve_e2e import TIMEOUT, free_ports, port_open
+from oxserve_e2e import TIMEOUT, free_ports, port_open, repository_args
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$")
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -174,20 +174,7 @@ def finish_request(sock: socket.socket, body: bytes, sent: int, results: list, i
 def test_sigterm_drains_in_flight_requests(spawn_server, model_repo, reference):
     http_port, grpc_port = free_ports(2)
     srv = spawn_server(
-        [
-            "--model-repository",
-            str(model_repo),
-            "--host",
-            "127.0.0.1",
-            "--http-port",
-            str(http_port),
-            "--grpc-port",
-            str(grpc_port),
-            "--default-model",
-            "iris",
-            "--drain-timeout",
-            "30",
-        ],
+        repository_args(model_repo, http_port, grpc_port, "--drain-timeout", "30"),
         ports=(http_port, grpc_port),
     )
     rng = np.random.default_rng(9)
