@@ -67,7 +67,6 @@ fn load(name: &str, path: &Path, settings: &ModelSettings) -> Result<Arc<dyn Uni
              requests run one by one"
         );
     }
-    tracing::info!(model = name, path = %path.display(), implementation, "model loaded");
     Ok(unit)
 }
 
