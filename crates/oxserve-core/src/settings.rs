@@ -19,6 +19,13 @@ pub struct ModelSettings {
     pub max_batch_size: usize,
     /// Longest a request may wait for others to join its batch, in seconds (MLServer's unit).
     pub max_batch_time: f64,
+    /// Batch sizes the batcher tries to form (Triton's `preferred_batch_size`); empty: any size.
+    pub preferred_batch_sizes: Vec<usize>,
+    /// Requests that may wait for the model before new ones are refused with 503; 0: the default.
+    pub max_queue_size: usize,
+    /// Longest a request may wait in the queue, in seconds; a request past it is refused before
+    /// it runs. 0: no limit (a request's own `timeout` parameter still applies).
+    pub timeout: f64,
     /// How many copies of the model run concurrently (ONNX sessions, worker processes…).
     pub instances: Option<usize>,
     pub platform: Option<String>,
@@ -60,6 +67,12 @@ impl ModelSettings {
         }
         if !(settings.max_batch_time >= 0.0 && settings.max_batch_time.is_finite()) {
             return Err(Error::invalid("max_batch_time: must be a non-negative number of seconds"));
+        }
+        if !(settings.timeout >= 0.0 && settings.timeout.is_finite()) {
+            return Err(Error::invalid("timeout: must be a non-negative number of seconds"));
+        }
+        if settings.preferred_batch_sizes.contains(&0) {
+            return Err(Error::invalid("preferred_batch_sizes: sizes must be at least 1"));
         }
         Ok(settings)
     }
