@@ -11,7 +11,7 @@ use axum::routing::get;
 use oxserve_core::{Error, Result, Unit};
 use oxserve_protocol::v1;
 
-use super::{json_response, status_of};
+use super::{error_json, json_response};
 use crate::AppState;
 use crate::body::{cpu_bound, payload_size, read_body};
 use crate::metrics::Protocol;
@@ -24,7 +24,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn error_response(error: &Error) -> Response {
-    json_response(status_of(error), v1::encode_error(&error.message))
+    error_json(error, v1::encode_error(&error.message))
 }
 
 async fn model_list(State(state): State<AppState>) -> Response {

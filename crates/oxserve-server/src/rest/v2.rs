@@ -12,7 +12,7 @@ use futures::stream;
 use oxserve_core::{Error, Result, Unit};
 use oxserve_protocol::v2::rest::{self, OutputEncoding};
 
-use super::{json_response, status_of};
+use super::{error_json, json_response};
 use crate::body::{cpu_bound, payload_size, read_body};
 use crate::metrics::Protocol;
 use crate::{AppState, EXTENSIONS, SERVER_NAME};
@@ -38,7 +38,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn error_response(error: &Error) -> Response {
-    json_response(status_of(error), rest::encode_error(&error.message))
+    error_json(error, rest::encode_error(&error.message))
 }
 
 /// Health "false" is 400, as Triton answers.

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use oxserve_core::{Error, Result, Unit};
 use oxserve_protocol::seldon::json as seldon;
 
-use super::{json_response, status_of};
+use super::{error_json, json_response};
 use crate::AppState;
 use crate::body::{cpu_bound, payload_size, read_body};
 use crate::metrics::Protocol;
@@ -35,7 +35,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn error_response(error: &Error) -> Response {
-    json_response(status_of(error), seldon::encode_error(error))
+    error_json(error, seldon::encode_error(error))
 }
 
 async fn predict_default(
