@@ -3,10 +3,11 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use oxserve_server::{Registry, ServerConfig, load_model_file, load_repository};
+use oxserve_server::{Metrics, Registry, ServerConfig, load_model_file, load_repository};
 
 /// Serve machine-learning models over Open Inference Protocol V2, Seldon and KServe v1
 /// (REST and gRPC).
@@ -99,8 +100,13 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         return Err("--drain-timeout: must be a non-negative number of seconds".into());
     }
     oxserve_onnx::init_onnxruntime(args.onnxruntime_lib.as_deref()).map_err(|e| e.to_string())?;
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    // Models load before serving starts, inside the runtime: each one's scheduler runs there.
+    let _in_runtime = runtime.enter();
+    let metrics = Arc::new(Metrics::new());
     let units = match (&args.model_repository, &args.model) {
-        (Some(dir), _) => load_repository(dir).map_err(|e| e.to_string())?,
+        (Some(dir), _) => load_repository(dir, &metrics).map_err(|e| e.to_string())?,
         (None, Some(file)) => {
             let name = match &args.name {
                 Some(name) => name.clone(),
@@ -109,7 +115,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "model".into()),
             };
-            vec![load_model_file(file, &name).map_err(|e| e.to_string())?]
+            vec![load_model_file(file, &name, &metrics).map_err(|e| e.to_string())?]
         }
         (None, None) => return Err("give --model-repository DIR or --model FILE".into()),
     };
@@ -123,9 +129,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         seldon_unit_id: args.predictive_unit_id,
         seldon_unit_image: args.predictive_unit_image,
     };
-    let runtime =
-        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let served = runtime.block_on(oxserve_server::serve(config, registry));
+    let served = runtime.block_on(oxserve_server::serve(config, registry, metrics));
     // The drain timeout has passed by now: leave whatever still runs (a model call cannot be
     // interrupted) instead of waiting for it.
     runtime.shutdown_timeout(Duration::from_millis(100));

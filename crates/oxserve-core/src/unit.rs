@@ -17,6 +17,12 @@ pub trait Unit: Send + Sync + 'static {
         true
     }
 
+    /// The most rows this unit combines from separate requests into one run (what Triton's
+    /// model configuration calls `max_batch_size`); 0 when it does not batch.
+    fn max_batch_size(&self) -> usize {
+        0
+    }
+
     /// Runs the model.
     async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse>;
 

@@ -12,6 +12,7 @@ mod registry;
 mod repository;
 mod rest;
 mod serve;
+mod triton_config;
 
 pub use config::ServerConfig;
 pub use metrics::Metrics;

@@ -19,23 +19,19 @@ use crate::{AppState, Metrics, Registry, ServerConfig, grpc, rest};
 /// trickle bytes (slowloris) would each hold a task and a socket for ever, and hold up drain.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves `registry` until SIGTERM or Ctrl-C, then reports NOT_SERVING on gRPC health, stops
+/// Serves `registry` (whose schedulers report to `metrics`) until SIGTERM or Ctrl-C, then reports NOT_SERVING on gRPC health, stops
 /// accepting connections and lets in-flight requests finish for at most `config.drain_timeout`.
 ///
 /// Both ports serve the same router (REST and gRPC), so a client that reaches either one
 /// works; the HTTP port is where REST clients are expected and the gRPC port where gRPC
 /// clients are.
-pub async fn serve(config: ServerConfig, registry: Registry) -> Result<()> {
+pub async fn serve(config: ServerConfig, registry: Registry, metrics: Arc<Metrics>) -> Result<()> {
     let http_addr = SocketAddr::new(config.host, config.http_port);
     let grpc_addr = SocketAddr::new(config.host, config.grpc_port);
     let http_listener = bind(http_addr, "--http-port").await?;
     let grpc_listener = bind(grpc_addr, "--grpc-port").await?;
     let drain_timeout = config.drain_timeout;
-    let state = AppState {
-        registry: Arc::new(registry),
-        metrics: Arc::new(Metrics::new()),
-        config: Arc::new(config),
-    };
+    let state = AppState { registry: Arc::new(registry), metrics, config: Arc::new(config) };
     let (grpc_router, health) = grpc::router(state.clone()).await;
     let app = rest::router(state).merge(grpc_router);
 

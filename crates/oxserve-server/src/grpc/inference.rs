@@ -135,7 +135,7 @@ impl GrpcInferenceService for InferenceService {
     ) -> Result<Response<ModelConfigResponse>, Status> {
         let request = request.into_inner();
         let unit = self.state.registry.get(&request.name, Some(&request.version)).map_err(status_of)?;
-        Ok(Response::new(codec::encode_model_config(unit.metadata(), 0)))
+        Ok(Response::new(codec::encode_model_config(unit.metadata(), unit.max_batch_size())))
     }
 
     async fn model_statistics(

@@ -81,11 +81,13 @@ async fn model_metadata(State(state): State<AppState>, Path(path): Path<ModelPat
     }
 }
 
-/// The model's configuration as Triton reports it; without batching `max_batch_size` is 0 and
-/// `dims` are full shapes.
+/// The model's configuration as Triton reports it: with batching, `max_batch_size` and `dims`
+/// without the batch dimension; without, 0 and full shapes.
 async fn model_config(State(state): State<AppState>, Path(path): Path<ModelPath>) -> Response {
     match path.unit(&state) {
-        Ok(unit) => json_response(StatusCode::OK, rest::encode_model_config(unit.metadata(), 0)),
+        Ok(unit) => {
+            json_response(StatusCode::OK, rest::encode_model_config(unit.metadata(), unit.max_batch_size()))
+        }
         Err(e) => error_response(&e),
     }
 }
