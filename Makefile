@@ -10,7 +10,7 @@ MODELS := examples/models
 HTTP_PORT ?= 8080
 GRPC_PORT ?= 8081
 
-.PHONY: serve test build models lint rust-test e2e-test clean toolchain
+.PHONY: serve test build models lint rust-test e2e-test clean toolchain bench
 
 serve: $(VENV)/.serve-deps models toolchain
 	$(CARGO) build --release --bin oxserve
@@ -18,6 +18,11 @@ serve: $(VENV)/.serve-deps models toolchain
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
 
 test: $(VENV)/.test-deps toolchain lint rust-test e2e-test
+
+# oxserve against MLServer, KServe, Triton and Seldon's wrapper; writes bench/RESULTS.md (~25 min;
+# BENCH_QUICK=1 for short runs). bench/run.py installs the peers into bench/.venvs (see bench/README.md).
+bench: $(VENV)/.serve-deps toolchain
+	$(PYTHON) bench/run.py
 
 build: toolchain
 	$(CARGO) build --release --bin oxserve

@@ -1,0 +1,101 @@
+"""The servers under test: one small class per peer that says how to install, start and reach it.
+
+A peer only describes itself; `bench/run.py` installs, starts (pinned to the server core), waits for
+health, probes, loads and stops it. Each peer serves the same trained models (`bench/models.py`):
+ONNX for oxserve, the joblib scikit-learn model for the Python servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+V2_JSON = "V2 REST JSON"
+V2_BINARY = "V2 REST binary"
+V2_GRPC = "V2 gRPC"
+SELDON_JSON = "Seldon REST JSON"
+PROTOCOLS = (V2_JSON, V2_BINARY, V2_GRPC, SELDON_JSON)
+
+
+@dataclass
+class Context:
+    """Paths a peer needs: the repository, the bench folder, its venvs and the trained models."""
+
+    root: Path
+    bench: Path
+    venvs: Path
+    models: Path
+    oxserve_bin: Path
+
+    def venv_bin(self, venv: str, tool: str) -> str:
+        return str(self.venvs / venv / "bin" / tool)
+
+
+class Peer:
+    """One server configuration under test."""
+
+    key = ""  # identifies the run in the raw JSON and the logs
+    label = ""  # the row name in RESULTS.md
+    venv: str | None = None  # bench/.venvs/<venv>, installed from bench/requirements/<venv>.txt
+    packages: tuple[str, ...] = ()  # distributions whose versions the report lists
+    protocols: tuple[str, ...] = (V2_JSON, V2_BINARY, V2_GRPC)
+    per_model = False  # True: one server process per model (it serves only one)
+    http_port = 0
+    grpc_port = 0
+    startup_timeout = 180.0
+    note = ""  # printed under the tables: what is special about this peer's setup
+    metrics_url = ""  # Prometheus text with Triton's nv_inference_count / nv_inference_exec_count
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def prepare(self, work: Path, models: list[str]) -> None:
+        """Write what the server reads (a model repository, a script) into `work`."""
+
+    def command(self, work: Path, models: list[str]) -> list[str]:
+        raise NotImplementedError
+
+    def env(self, work: Path) -> dict[str, str]:
+        """Environment variables added to the server's."""
+        return {}
+
+    def ready_path(self, models: list[str]) -> str:
+        return "/v2/health/ready"
+
+    def infer_path(self, protocol: str, model: str) -> str:
+        return f"/v2/models/{model}/infer"
+
+    def ports(self) -> list[int]:
+        return [p for p in (self.http_port, self.grpc_port) if p]
+
+    # helpers for subclasses
+    def model_file(self, model: str, name: str) -> Path:
+        return self.ctx.models / model / name
+
+    def payload(self, model: str) -> dict:
+        return json.loads(self.model_file(model, "payload.json").read_text())
+
+
+def link(src: Path, dst: Path) -> None:
+    """Make `dst` a copy-free link to `src` (replacing what is there)."""
+    if dst.is_symlink() or dst.exists():
+        dst.unlink()
+    os.symlink(src.resolve(), dst)
+
+
+def write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def all_peers():
+    """Every peer class in the order the report lists them (oxserve first: the ratio base)."""
+    from .kserve import KServe
+    from .mlserver import MLServer, MLServerBatch
+    from .oxserve import Oxserve, OxserveBatch
+    from .seldon import Seldon
+    from .triton import Triton
+
+    return [Oxserve, OxserveBatch, MLServer, MLServerBatch, KServe, Triton, Seldon]
