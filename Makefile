@@ -53,8 +53,8 @@ toolchain:
 lint: $(VENV)/.test-deps toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(VENV)/bin/ruff format --check examples tests
-	$(VENV)/bin/ruff check examples tests
+	$(VENV)/bin/ruff format --check examples tests bench
+	$(VENV)/bin/ruff check examples tests bench
 
 # The ONNX runtime tests write their models with examples/make_models.py from the venv.
 rust-test: $(VENV)/.serve-deps toolchain
