@@ -27,15 +27,20 @@
 //! 2. It leaves at once unless it has *company*: one of its requests arrived while another request
 //!    of its kind was outstanding (queued, gathering or running), or less than `max_batch_time`
 //!    after a batch of several of its kind finished. With company it keeps its instance and takes
-//!    compatible arrivals until it reaches `max_batch_size` rows or a preferred size, or until
-//!    `max_batch_time` after its oldest request arrived (sooner if a member's deadline comes
-//!    first).
+//!    compatible arrivals until it reaches `max_batch_size` rows or a preferred size, or holds as
+//!    many requests as the last batch of several of its kind did (if that finished less than
+//!    `max_batch_time` ago), or until `max_batch_time` after its oldest request arrived (sooner if
+//!    a member's deadline comes first).
 //!
 //! Why this adds no wait at concurrency 1: a lone caller's previous request stopped being
 //! outstanding before its answer was sent, and it never shared a batch, so its next request has no
 //! company and leaves the moment it is taken; a waiting batch holds a free instance only while
 //! other requests of its kind are demonstrably about. Under sustained concurrency requests arrive
-//! with company, so batches wait for one another up to `max_batch_time` and fill; when the model
+//! with company, so batches wait for one another and fill. Closed-loop callers (each sends its
+//! next request when answered) come back as a group the size of their last batch: the batch leaves
+//! as soon as that group is in, rather than waiting out `max_batch_time` for callers that do not
+//! exist; fewer coming back costs at most one `max_batch_time`, after which the smaller group is
+//! what is expected, and a group that grows is taken whole from the queue. When the model
 //! is saturated, requests queue past `max_batch_time` and batches leave full without any wait,
 //! because the time limit counts from arrival.
 

@@ -73,6 +73,10 @@ pub(crate) struct Gathering {
     /// Whether others like its requests were about when they arrived (see [`Queue::push`]). Without
     /// company a batch never waits: that is what keeps a lone caller's latency untouched.
     company: bool,
+    /// How many requests the last batch of several of its kind held, when that batch finished
+    /// recently: the callers answered together then are expected back together, so once that many
+    /// are here the batch leaves instead of waiting out `max_batch_time` for nobody.
+    expected: Option<usize>,
 }
 
 impl Gathering {
@@ -85,6 +89,7 @@ impl Gathering {
             scanned: seq,
             complete: false,
             company,
+            expected: None,
             jobs: vec![head],
         }
     }
@@ -100,7 +105,10 @@ impl Gathering {
 
     /// Whether it should run now rather than wait for more requests.
     pub fn ready(&self, now: Instant) -> bool {
-        self.complete || !self.company || now >= self.leave_by
+        self.complete
+            || !self.company
+            || now >= self.leave_by
+            || self.expected.is_some_and(|expected| self.jobs.len() >= expected)
     }
 
     pub fn leave_by(&self) -> Instant {
@@ -108,12 +116,14 @@ impl Gathering {
     }
 }
 
-/// How many requests of one kind (one fingerprint) are outstanding, and when a batch of several
-/// of them last finished.
+/// How many requests of one kind (one fingerprint) are outstanding, and when and how big the last
+/// batch of several of them finished.
 #[derive(Default)]
 struct KindLoad {
     outstanding: usize,
     several_finished: Option<Instant>,
+    /// Requests in that batch.
+    several: usize,
 }
 
 impl KindLoad {
@@ -196,7 +206,7 @@ impl Queue {
         let Some((job, _)) = self.waiting.remove(&seq) else { return false };
         self.observer.rejected(reason);
         self.observer.queue_depth(self.waiting.len());
-        self.leave(job.fingerprint, now, false);
+        self.leave(job.fingerprint, now, None);
         true
     }
 
@@ -212,6 +222,7 @@ impl Queue {
                 continue;
             }
             let mut batch = Gathering::new(job, company, seq, &self.policy);
+            batch.expected = batch.jobs[0].fingerprint.and_then(|kind| self.expected(kind, now));
             match (self.policy.max_rows, batch.jobs[0].rows) {
                 (Some(max), Some(rows)) if rows < max => self.grow(&mut batch, now),
                 _ => batch.complete = true,
@@ -298,7 +309,7 @@ impl Queue {
         let (live, gone): (Vec<Job>, Vec<Job>) = batch.jobs.into_iter().partition(|j| !j.reply.is_closed());
         for job in gone {
             self.observer.rejected(Rejection::Cancelled);
-            self.leave(job.fingerprint, now, false);
+            self.leave(job.fingerprint, now, None);
         }
         if !live.is_empty() {
             for job in &live {
@@ -315,7 +326,7 @@ impl Queue {
     pub fn finish(&mut self, fingerprints: &[Option<u64>], report: &BatchReport, now: Instant) {
         self.running_batches -= 1;
         self.running_requests -= fingerprints.len();
-        let several = fingerprints.len() > 1;
+        let several = (fingerprints.len() > 1).then_some(fingerprints.len());
         for &fingerprint in fingerprints {
             self.leave(fingerprint, now, several);
         }
@@ -332,7 +343,7 @@ impl Queue {
             // The caller may have gone in the meantime; then nobody needs the answer.
             let _ = job.reply.send(Err(deadline_error(&self.model, &deadline)));
         }
-        self.leave(job.fingerprint, now, false);
+        self.leave(job.fingerprint, now, None);
     }
 
     /// Counts a request of `kind` in, returning whether it has company.
@@ -348,14 +359,21 @@ impl Queue {
         company
     }
 
-    /// Counts a request out; `several` when it ran in a batch with others.
-    fn leave(&mut self, kind: Option<u64>, now: Instant, several: bool) {
+    /// The size of the last batch of several of `kind`, if it finished within `max_batch_time`.
+    fn expected(&self, kind: u64, now: Instant) -> Option<usize> {
+        let load = self.kinds.get(&kind)?;
+        load.recently_batched(now, self.policy.max_batch_time).then_some(load.several)
+    }
+
+    /// Counts a request out; `several` is the size of its batch when it ran with others.
+    fn leave(&mut self, kind: Option<u64>, now: Instant, several: Option<usize>) {
         let Some(kind) = kind else { return };
         let window = self.policy.max_batch_time;
         if let Some(load) = self.kinds.get_mut(&kind) {
             load.outstanding = load.outstanding.saturating_sub(1);
-            if several {
+            if let Some(size) = several {
                 load.several_finished = Some(now);
+                load.several = size;
             }
             if load.outstanding == 0 && !load.recently_batched(now, window) {
                 self.kinds.remove(&kind);

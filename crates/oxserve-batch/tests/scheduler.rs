@@ -231,7 +231,7 @@ async fn under_load_batches_fill_without_passing_max_batch_size() {
 async fn callers_answered_together_are_expected_back_together() {
     let unit = AddOne::gated();
     let recorder = Recorder::new();
-    let scheduler = scheduler(&unit, batching(4, Duration::from_secs(1)), &recorder);
+    let scheduler = scheduler(&unit, batching(8, Duration::from_secs(1)), &recorder);
     let first = occupy(&unit, &scheduler).await;
     let requests = (0..4).map(|i| rows_request(&format!("r{i}"), 1, 0.0)).collect();
     let calls = enqueue(&scheduler, &recorder, requests).await;
@@ -241,23 +241,49 @@ async fn callers_answered_together_are_expected_back_together() {
     assert_eq!(unit.batch_rows(), vec![1, 4]);
 
     // Four closed-loop callers come back one by one: the first to return waits for the others
-    // instead of running alone and leaving the rest to a batch of three.
+    // instead of running alone and leaving the rest to a batch of three, and the batch leaves the
+    // moment the fourth is back, although it is not full.
     let start = Instant::now();
-    let mut again = Vec::new();
-    for i in 0..4 {
-        again.push(call(&scheduler, rows_request(&format!("again{i}"), 1, 0.0)));
-        tokio::task::yield_now().await;
-    }
+    let again = closed_loop_round(&scheduler, "again", 4).await;
     assert!(answers(again).await.iter().all(Result::is_ok));
     assert_eq!(unit.batch_rows()[2..], [4]);
-    assert_eq!(Instant::now(), start, "the batch left as soon as it was full");
+    assert_eq!(Instant::now(), start, "the batch left as soon as all four were back");
+
+    // Only two come back: they wait for the others, but no longer than max_batch_time.
+    let start = Instant::now();
+    let fewer = closed_loop_round(&scheduler, "fewer", 2).await;
+    assert!(answers(fewer).await.iter().all(Result::is_ok));
+    assert_eq!(unit.batch_rows()[3..], [2]);
+    assert_eq!(Instant::now() - start, Duration::from_secs(1));
+
+    // Then two are expected, and two leave at once.
+    let start = Instant::now();
+    let two = closed_loop_round(&scheduler, "two", 2).await;
+    assert!(answers(two).await.iter().all(Result::is_ok));
+    assert_eq!(unit.batch_rows()[4..], [2]);
+    assert_eq!(Instant::now(), start);
 
     // Once max_batch_time has passed without a batch, a lone caller runs at once again.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let start = Instant::now();
     assert!(scheduler.predict(rows_request("lone", 1, 0.0)).await.is_ok());
     assert_eq!(Instant::now(), start);
-    assert_eq!(unit.batch_rows()[3..], [1]);
+    assert_eq!(unit.batch_rows()[5..], [1]);
+}
+
+/// Sends `n` one-row requests one after another, letting the scheduler run between them, as
+/// closed-loop callers answered together send their next requests.
+async fn closed_loop_round(
+    scheduler: &Arc<Scheduler>,
+    prefix: &str,
+    n: usize,
+) -> Vec<JoinHandle<Result<InferenceResponse>>> {
+    let mut calls = Vec::new();
+    for i in 0..n {
+        calls.push(call(scheduler, rows_request(&format!("{prefix}{i}"), 1, 0.0)));
+        tokio::task::yield_now().await;
+    }
+    calls
 }
 
 #[tokio::test(start_paused = true)]
