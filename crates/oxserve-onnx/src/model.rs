@@ -2,7 +2,9 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ort::session::{OutputSelector, RunOptions, Session, SessionInputValue};
@@ -24,9 +26,12 @@ pub const PLATFORM: &str = "onnxruntime_onnx";
 /// ONNX Runtime's `Session::run` needs exclusive access to its session, so the model holds a pool of
 /// `settings.instances` sessions: a request waits (asynchronously) for a free one, and up to
 /// `instances` requests run in parallel. Each session gets `available_parallelism / instances`
-/// intra-op threads so that a fully busy pool uses the machine without oversubscribing it. Runs
-/// happen on tokio's blocking pool, never on an I/O thread, so a slow model does not stall health
-/// checks or other models.
+/// intra-op threads so that a fully busy pool uses the machine without oversubscribing it.
+///
+/// Where a run happens depends on how long the model's runs take (see [`RunPlacement`]): a run
+/// expected to be short runs on the calling async worker, since handing it to a blocking thread
+/// costs two thread switches, several times the run itself for a small model; anything longer
+/// runs on tokio's blocking pool, so a slow model never stalls health checks or other models.
 pub struct OnnxModel {
     metadata: ModelMetadata,
     version: Option<String>,
@@ -34,6 +39,7 @@ pub struct OnnxModel {
     default_outputs: Vec<String>,
     intra_op_threads: usize,
     pool: Arc<SessionPool>,
+    placement: Arc<RunPlacement>,
 }
 
 impl std::fmt::Debug for OnnxModel {
@@ -90,6 +96,7 @@ impl OnnxModel {
                 default_outputs,
                 intra_op_threads,
                 pool: Arc::new(SessionPool::new(sessions)),
+                placement: Arc::new(RunPlacement::new()),
             })
         }));
         let model = match attempt {
@@ -153,24 +160,30 @@ impl Unit for OnnxModel {
             .acquire_owned()
             .await
             .map_err(|_| Error::unavailable(format!("model '{}' is shutting down", self.metadata.name)))?;
-        let pool = Arc::clone(&self.pool);
-        let model = self.metadata.name.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            run(&pool, &model, &inputs, &wanted)
-        })
-        .await;
-        let outputs = match outcome {
-            Ok(result) => result?,
-            Err(join) if join.is_panic() => {
-                return Err(Error::internal(format!(
-                    "model '{}' panicked: {}",
-                    self.metadata.name,
-                    panic_message(join.into_panic().as_ref())
-                )));
-            }
-            Err(_) => {
-                return Err(Error::unavailable(format!("model '{}' run was cancelled", self.metadata.name)));
+        let outputs = if self.placement.inline(&inputs) {
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                self.placement.timed(|| run(&self.pool, &self.metadata.name, &inputs, &wanted))
+            }));
+            drop(permit);
+            outcome.map_err(|panic| self.panicked(panic.as_ref()))??
+        } else {
+            let pool = Arc::clone(&self.pool);
+            let placement = Arc::clone(&self.placement);
+            let model = self.metadata.name.clone();
+            let outcome = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                placement.timed(|| run(&pool, &model, &inputs, &wanted))
+            })
+            .await;
+            match outcome {
+                Ok(result) => result?,
+                Err(join) if join.is_panic() => return Err(self.panicked(join.into_panic().as_ref())),
+                Err(_) => {
+                    return Err(Error::unavailable(format!(
+                        "model '{}' run was cancelled",
+                        self.metadata.name
+                    )));
+                }
             }
         };
         Ok(InferenceResponse {
@@ -184,7 +197,56 @@ impl Unit for OnnxModel {
     }
 }
 
-/// One inference on a blocking thread: convert, run on a checked-out session, convert back.
+impl OnnxModel {
+    fn panicked(&self, panic: &(dyn std::any::Any + Send)) -> Error {
+        Error::internal(format!("model '{}' panicked: {}", self.metadata.name, panic_message(panic)))
+    }
+}
+
+/// Decides where a model's runs happen, from how long its recent runs took.
+///
+/// A run expected to take under [`RunPlacement::INLINE_BUDGET`], with inputs small enough that
+/// converting them is cheap too, runs on the async worker that received the request; any other run
+/// (including the first, whose length is unknown) goes to tokio's blocking pool. The estimate is an
+/// exponentially weighted average of measured run times, so a model whose runs grow longer moves to
+/// the blocking pool within a few runs.
+#[derive(Debug)]
+struct RunPlacement {
+    /// Average run time in nanoseconds; `u64::MAX` until a run has been measured.
+    average_nanos: AtomicU64,
+}
+
+impl RunPlacement {
+    /// Longest expected run kept on an async worker: as long as decoding a modest JSON body, which
+    /// the worker does anyway, and far below what would hold up other connections noticeably.
+    const INLINE_BUDGET: Duration = Duration::from_micros(50);
+    /// Most input bytes a run kept on an async worker may take.
+    const INLINE_MAX_INPUT_BYTES: usize = 256 * 1024;
+
+    fn new() -> RunPlacement {
+        RunPlacement { average_nanos: AtomicU64::new(u64::MAX) }
+    }
+
+    fn inline(&self, inputs: &[Tensor]) -> bool {
+        let expected = self.average_nanos.load(Ordering::Relaxed);
+        expected < Self::INLINE_BUDGET.as_nanos() as u64
+            && inputs.iter().map(|t| t.data.len()).sum::<usize>() <= Self::INLINE_MAX_INPUT_BYTES
+    }
+
+    /// Runs `f`, folding its duration into the average.
+    fn timed<T>(&self, f: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let result = f();
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        // Racing updates may drop a sample; the average stays a fair estimate either way.
+        let previous = self.average_nanos.load(Ordering::Relaxed);
+        let average = if previous == u64::MAX { nanos } else { previous - previous / 8 + nanos / 8 };
+        self.average_nanos.store(average, Ordering::Relaxed);
+        result
+    }
+}
+
+/// One inference: convert, run on a checked-out session, convert back.
 fn run(pool: &SessionPool, model: &str, inputs: &[Tensor], wanted: &[String]) -> Result<Vec<Tensor>> {
     let values = inputs
         .iter()
@@ -352,4 +414,30 @@ fn declared(graph: &[Outlet], overrides: &[TensorSpec], what: &str) -> Result<Ve
             Ok(spec.clone())
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use oxserve_core::DataType;
+
+    use super::*;
+
+    fn floats(count: usize) -> Vec<Tensor> {
+        let data = Bytes::from(vec![0u8; count * 4]);
+        vec![Tensor::new("x", DataType::Fp32, vec![count], data).unwrap()]
+    }
+
+    #[test]
+    fn short_runs_of_small_inputs_stay_inline_and_slow_ones_move_to_the_blocking_pool() {
+        let placement = RunPlacement::new();
+        assert!(!placement.inline(&floats(4)), "the first run's length is unknown");
+
+        placement.timed(|| ());
+        assert!(placement.inline(&floats(4)));
+        assert!(!placement.inline(&floats(64 * 1024 + 1)), "too much input to convert inline");
+
+        placement.timed(|| std::thread::sleep(Duration::from_millis(2)));
+        assert!(!placement.inline(&floats(4)), "one slow run is enough to leave the worker");
+    }
 }
