@@ -128,6 +128,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         drain_timeout: Duration::from_secs_f64(args.drain_timeout),
         seldon_unit_id: args.predictive_unit_id,
         seldon_unit_image: args.predictive_unit_image,
+        reuse_port: false,
     };
     let served = runtime.block_on(oxserve_server::serve(config, registry, metrics));
     // The drain timeout has passed by now: leave whatever still runs (a model call cannot be

@@ -18,6 +18,9 @@ pub struct ServerConfig {
     pub seldon_unit_id: Option<String>,
     /// `PREDICTIVE_UNIT_IMAGE`: this unit's image in Seldon's `meta.requestPath`.
     pub seldon_unit_image: Option<String>,
+    /// Set SO_REUSEPORT on both listeners, so that several processes (the Python package's
+    /// `--workers N`) share the ports and the kernel spreads connections over them.
+    pub reuse_port: bool,
 }
 
 impl Default for ServerConfig {
@@ -30,6 +33,7 @@ impl Default for ServerConfig {
             drain_timeout: Duration::from_secs(30),
             seldon_unit_id: None,
             seldon_unit_image: None,
+            reuse_port: false,
         }
     }
 }

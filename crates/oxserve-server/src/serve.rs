@@ -28,8 +28,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn serve(config: ServerConfig, registry: Registry, metrics: Arc<Metrics>) -> Result<()> {
     let http_addr = SocketAddr::new(config.host, config.http_port);
     let grpc_addr = SocketAddr::new(config.host, config.grpc_port);
-    let http_listener = bind(http_addr, "--http-port").await?;
-    let grpc_listener = bind(grpc_addr, "--grpc-port").await?;
+    let http_listener = bind(http_addr, "--http-port", config.reuse_port).await?;
+    let grpc_listener = bind(grpc_addr, "--grpc-port", config.reuse_port).await?;
     let drain_timeout = config.drain_timeout;
     let state = AppState { registry: Arc::new(registry), metrics, config: Arc::new(config) };
     let (grpc_router, health) = grpc::router(state.clone()).await;
@@ -94,8 +94,26 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-async fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener> {
-    TcpListener::bind(addr).await.map_err(|e| Error::invalid(format!("{flag}: cannot listen on {addr}: {e}")))
+async fn bind(addr: SocketAddr, flag: &str, reuse_port: bool) -> Result<TcpListener> {
+    let listener = if reuse_port { bind_reusing_port(addr) } else { TcpListener::bind(addr).await };
+    listener.map_err(|e| Error::invalid(format!("{flag}: cannot listen on {addr}: {e}")))
+}
+
+/// A listener with SO_REUSEPORT, so that other processes may listen on the same port.
+#[cfg(unix)]
+fn bind_reusing_port(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket =
+        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    // The backlog tokio's own `TcpListener::bind` uses.
+    socket.listen(1024)
+}
+
+#[cfg(not(unix))]
+fn bind_reusing_port(_addr: SocketAddr) -> std::io::Result<TcpListener> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "SO_REUSEPORT needs a Unix system"))
 }
 
 /// Resolves on SIGTERM (what Kubernetes sends) or Ctrl-C.

@@ -1,0 +1,144 @@
+//! The native half of the `oxserve` Python package (`oxserve._native`).
+//!
+//! The Rust server runs inside the user's Python process: [`serve`] is called from Python with
+//! one handler object per model, releases the GIL, and serves every protocol from Rust until
+//! SIGTERM or Ctrl-C. Each model is a [`unit::PythonUnit`] behind the per-model scheduler of
+//! `oxserve-batch`, so queue limits, dynamic batching and metrics are the same as for native
+//! models; only the handler's methods run Python, on the unit's own worker threads.
+
+mod convert;
+mod unit;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxserve_batch::{Scheduler, SchedulerConfig};
+use oxserve_core::{Error, ModelMetadata, ModelSettings, Unit};
+use oxserve_server::{Metrics, Registry, ServerConfig};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::unit::{OPERATIONS, PythonUnit};
+
+/// What Python declares about one model: the handler and its settings, read with the GIL held
+/// before the server starts.
+struct Declared {
+    handler: Py<PyAny>,
+    metadata: ModelMetadata,
+    settings: ModelSettings,
+    supported: Vec<&'static str>,
+}
+
+/// Reads a handler's `metadata_json` (V2 model metadata), `settings_json` (MLServer's
+/// model-settings fields) and `operations` (the [`OPERATIONS`] it implements).
+fn declare(handler: &Bound<'_, PyAny>) -> PyResult<Declared> {
+    let metadata: String = handler.getattr("metadata_json")?.extract()?;
+    let metadata: ModelMetadata =
+        serde_json::from_str(&metadata).map_err(|e| PyValueError::new_err(format!("model metadata: {e}")))?;
+    let settings: String = handler.getattr("settings_json")?.extract()?;
+    let settings = ModelSettings::from_json(&settings)
+        .map_err(|e| PyValueError::new_err(format!("model '{}': {}", metadata.name, e.message)))?;
+    let operations: Vec<String> = handler.getattr("operations")?.extract()?;
+    let mut supported = Vec::new();
+    for operation in &operations {
+        let known = OPERATIONS.iter().find(|o| *o == operation).ok_or_else(|| {
+            PyValueError::new_err(format!("model '{}': unknown operation '{operation}'", metadata.name))
+        })?;
+        supported.push(*known);
+    }
+    Ok(Declared { handler: handler.clone().unbind(), metadata, settings, supported })
+}
+
+/// Puts each declared model behind its scheduler. Must run inside the tokio runtime.
+fn build_units(declared: Vec<Declared>, metrics: &Metrics) -> oxserve_core::Result<Vec<Arc<dyn Unit>>> {
+    let mut units: Vec<Arc<dyn Unit>> = Vec::new();
+    for Declared { handler, metadata, settings, supported } in declared {
+        let name = metadata.name.clone();
+        let config = SchedulerConfig::from_settings(&settings)
+            .map_err(|e| e.context(format_args!("model '{name}'")))?;
+        let timeout = (settings.timeout > 0.0).then(|| Duration::from_secs_f64(settings.timeout));
+        let unit =
+            PythonUnit::new(metadata, handler, supported, config.max_batch_size, config.instances, timeout)?;
+        let version = settings.parameters.version.as_deref().unwrap_or("");
+        let scheduler = Scheduler::new(Arc::new(unit), config, metrics.scheduler_observer(&name, version))
+            .map_err(|e| e.context(format_args!("model '{name}'")))?;
+        units.push(Arc::new(scheduler));
+    }
+    Ok(units)
+}
+
+/// Serves `handlers` until SIGTERM or Ctrl-C, with the GIL released.
+///
+/// A start-up failure (a port in use, inconsistent settings) raises `RuntimeError` naming it.
+#[pyfunction]
+#[pyo3(signature = (
+    handlers, *, host, http_port, grpc_port, reuse_port=false, max_request_size=64 * 1024 * 1024,
+    drain_timeout=30.0, default_model=None, seldon_unit_id=None, seldon_unit_image=None, log_level="info"
+))]
+#[allow(clippy::too_many_arguments)]
+fn serve(
+    py: Python<'_>,
+    handlers: Vec<Bound<'_, PyAny>>,
+    host: &str,
+    http_port: u16,
+    grpc_port: u16,
+    reuse_port: bool,
+    max_request_size: usize,
+    drain_timeout: f64,
+    default_model: Option<String>,
+    seldon_unit_id: Option<String>,
+    seldon_unit_image: Option<String>,
+    log_level: &str,
+) -> PyResult<()> {
+    let host: IpAddr = host.parse().map_err(|e| PyValueError::new_err(format!("host '{host}': {e}")))?;
+    if !(drain_timeout >= 0.0 && drain_timeout.is_finite()) {
+        return Err(PyValueError::new_err("drain_timeout: must be a non-negative number of seconds"));
+    }
+    let declared = handlers.iter().map(declare).collect::<PyResult<Vec<_>>>()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OXSERVE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_level.to_ascii_lowercase()));
+    // A second `serve` in the same process keeps the first subscriber.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let config = ServerConfig {
+        host,
+        http_port,
+        grpc_port,
+        max_request_size,
+        drain_timeout: Duration::from_secs_f64(drain_timeout),
+        seldon_unit_id,
+        seldon_unit_image,
+        reuse_port,
+    };
+    py.detach(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
+        let served = runtime.block_on(async move {
+            let metrics = Arc::new(Metrics::new());
+            let units = build_units(declared, &metrics)?;
+            let registry = Registry::new(units, default_model)?;
+            oxserve_server::serve(config, registry, metrics).await
+        });
+        // Past the drain timeout a Python call may still run; it cannot be interrupted, so the
+        // runtime is left behind rather than waited for.
+        runtime.shutdown_timeout(Duration::from_millis(100));
+        served
+    })
+    .map_err(|e: Error| PyRuntimeError::new_err(e.message))
+}
+
+/// The version of the Rust core this extension was built from.
+#[pyfunction]
+fn core_version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+#[pymodule]
+fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_function(wrap_pyfunction!(serve, module)?)?;
+    module.add_function(wrap_pyfunction!(core_version, module)?)?;
+    module.add_class::<convert::SharedBytes>()?;
+    Ok(())
+}

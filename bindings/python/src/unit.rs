@@ -1,0 +1,254 @@
+//! [`PythonUnit`]: a [`Unit`] whose operations run the user's Python code.
+//!
+//! Calls never run on the server's tokio threads: each is handed to one of the unit's own worker
+//! threads, which takes the GIL, calls the Python handler and sends the answer back. A slow or
+//! hung `predict` therefore only occupies its worker, never health checks or other models, and
+//! the caller stops waiting after the unit's timeout.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use oxserve_core::{
+    Error, ErrorKind, Feedback, InferenceRequest, InferenceResponse, ModelMetadata, Result, Unit,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::convert;
+
+/// A unit of work for a worker thread; it sends its own result back.
+type Job = Box<dyn FnOnce(Python<'_>) + Send>;
+
+/// The operations of [`Unit`] that the Python handler may implement, by the name of the handler
+/// method that implements each.
+pub const OPERATIONS: [&str; 6] =
+    ["predict", "transform_input", "transform_output", "route", "aggregate", "send_feedback"];
+
+/// A Python model behind the [`Unit`] trait.
+pub struct PythonUnit {
+    metadata: ModelMetadata,
+    /// The Python object with one method per supported operation (see `oxserve/_wire.py`).
+    handler: Arc<Py<PyAny>>,
+    /// Which of [`OPERATIONS`] the handler implements; the others answer `Unimplemented`.
+    supported: Vec<&'static str>,
+    max_batch_size: usize,
+    /// How long a caller waits for Python before answering `DeadlineExceeded`.
+    timeout: Option<Duration>,
+    jobs: mpsc::Sender<Job>,
+}
+
+impl PythonUnit {
+    /// Starts `threads` worker threads for `handler`; they end when the unit is dropped.
+    pub fn new(
+        metadata: ModelMetadata,
+        handler: Py<PyAny>,
+        supported: Vec<&'static str>,
+        max_batch_size: usize,
+        threads: usize,
+        timeout: Option<Duration>,
+    ) -> Result<PythonUnit> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("oxserve-py-{}-{i}", metadata.name))
+                .spawn(move || worker(&queue))
+                .map_err(|e| {
+                    Error::internal(format!("model '{}': cannot start a worker thread: {e}", metadata.name))
+                })?;
+        }
+        Ok(PythonUnit { metadata, handler: Arc::new(handler), supported, max_batch_size, timeout, jobs })
+    }
+
+    /// Runs `call` with the handler on a worker thread and waits for its answer.
+    async fn call<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        call: impl FnOnce(Python<'_>, &Bound<'_, PyAny>) -> PyResult<Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let model = &self.metadata.name;
+        if !self.supported.contains(&operation) {
+            return Err(Error::unimplemented(format!("model '{model}' does not implement {operation}")));
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let handler = Arc::clone(&self.handler);
+        let name = model.clone();
+        let job: Job = Box::new(move |py| {
+            let result =
+                call(py, handler.bind(py)).unwrap_or_else(|err| Err(user_error(py, err, &name, operation)));
+            let _ = reply.send(result);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| Error::internal(format!("model '{model}': its worker threads have stopped")))?;
+        let answer = match self.timeout {
+            Some(limit) => tokio::time::timeout(limit, answer).await.map_err(|_| {
+                Error::new(
+                    ErrorKind::DeadlineExceeded,
+                    format!(
+                        "model '{model}': {operation} did not answer within {limit:?} (the model's timeout)"
+                    ),
+                )
+            })?,
+            None => answer.await,
+        };
+        answer
+            .map_err(|_| Error::internal(format!("model '{model}': {operation} ended without an answer")))?
+    }
+}
+
+/// A worker thread: takes jobs until the unit is dropped. The GIL is held only while a job runs.
+fn worker(queue: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(job) = job else { return };
+        Python::attach(job);
+    }
+}
+
+/// An exception from the user's code as an error for the caller.
+///
+/// An exception with an integer `status_code` attribute (Seldon's microservice exceptions,
+/// oxserve's own) answers with that status and its message; any other is the model's failure,
+/// a 500 whose message names the exception type, with the traceback written to the log.
+fn user_error(py: Python<'_>, err: PyErr, model: &str, operation: &str) -> Error {
+    let value = err.value(py);
+    let message = value.str().map(|s| s.to_string()).unwrap_or_default();
+    let status = value.getattr("status_code").ok().and_then(|s| s.extract::<u16>().ok());
+    match status {
+        Some(status) => Error::new(kind_for_status(status), message),
+        None => {
+            err.display(py);
+            let kind = err.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
+            Error::internal(format!("model '{model}': {operation} raised {kind}: {message}"))
+        }
+    }
+}
+
+/// The error kind whose status is `status`, or the nearest: other 4xx are bad requests and other
+/// codes model failures.
+fn kind_for_status(status: u16) -> ErrorKind {
+    match status {
+        404 => ErrorKind::NotFound,
+        413 => ErrorKind::TooLarge,
+        501 => ErrorKind::Unimplemented,
+        503 => ErrorKind::Unavailable,
+        504 => ErrorKind::DeadlineExceeded,
+        400..=499 => ErrorKind::InvalidArgument,
+        _ => ErrorKind::Internal,
+    }
+}
+
+#[async_trait]
+impl Unit for PythonUnit {
+    fn metadata(&self) -> &ModelMetadata {
+        &self.metadata
+    }
+
+    fn max_batch_size(&self) -> usize {
+        self.max_batch_size
+    }
+
+    async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {
+        if !self.metadata.inputs.is_empty() {
+            self.metadata.check_request(&request)?;
+        }
+        self.call("predict", move |py, handler| {
+            let message = match convert::request_to_py(py, &request) {
+                Ok(message) => message,
+                Err(e) => return Ok(Err(e)),
+            };
+            let answer = handler.call_method1("predict", (message,))?;
+            Ok(convert::response_from_py(py, &answer, request.id, &request.model_name, request.model_version))
+        })
+        .await
+    }
+
+    async fn transform_input(&self, request: InferenceRequest) -> Result<InferenceRequest> {
+        self.call("transform_input", move |py, handler| {
+            let message = match convert::request_to_py(py, &request) {
+                Ok(message) => message,
+                Err(e) => return Ok(Err(e)),
+            };
+            let answer = handler.call_method1("transform_input", (message,))?;
+            Ok(convert::request_from_py(py, &answer, &request))
+        })
+        .await
+    }
+
+    async fn transform_output(&self, response: InferenceResponse) -> Result<InferenceResponse> {
+        self.call("transform_output", move |py, handler| {
+            let message = match convert::response_to_py(py, &response) {
+                Ok(message) => message,
+                Err(e) => return Ok(Err(e)),
+            };
+            let answer = handler.call_method1("transform_output", (message,))?;
+            Ok(convert::response_from_py(
+                py,
+                &answer,
+                response.id,
+                &response.model_name,
+                response.model_version,
+            ))
+        })
+        .await
+    }
+
+    async fn route(&self, request: &InferenceRequest) -> Result<i32> {
+        let request = request.clone();
+        self.call("route", move |py, handler| {
+            let message = match convert::request_to_py(py, &request) {
+                Ok(message) => message,
+                Err(e) => return Ok(Err(e)),
+            };
+            Ok(Ok(handler.call_method1("route", (message,))?.extract::<i32>()?))
+        })
+        .await
+    }
+
+    async fn aggregate(&self, responses: Vec<InferenceResponse>) -> Result<InferenceResponse> {
+        let model = self.metadata.name.clone();
+        self.call("aggregate", move |py, handler| {
+            let messages =
+                match responses.iter().map(|r| convert::response_to_py(py, r)).collect::<Result<Vec<_>>>() {
+                    Ok(messages) => messages,
+                    Err(e) => return Ok(Err(e)),
+                };
+            let answer = handler.call_method1("aggregate", (PyList::new(py, messages)?,))?;
+            let id = responses.first().and_then(|r| r.id.clone());
+            Ok(convert::response_from_py(py, &answer, id, &model, None))
+        })
+        .await
+    }
+
+    async fn send_feedback(&self, feedback: Feedback) -> Result<InferenceResponse> {
+        let model = self.metadata.name.clone();
+        self.call("send_feedback", move |py, handler| {
+            let message = match convert::feedback_to_py(py, &feedback) {
+                Ok(message) => message,
+                Err(e) => return Ok(Err(e)),
+            };
+            let answer = handler.call_method1("send_feedback", (message,))?;
+            let id = feedback.request.as_ref().and_then(|r| r.id.clone());
+            Ok(convert::response_from_py(py, &answer, id, &model, None))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_the_kind_that_answers_with_them() {
+        for status in [400, 404, 413, 501, 503, 504, 500] {
+            assert_eq!(kind_for_status(status).http_status(), status);
+        }
+        assert_eq!(kind_for_status(422), ErrorKind::InvalidArgument);
+        assert_eq!(kind_for_status(502), ErrorKind::Internal);
+    }
+}

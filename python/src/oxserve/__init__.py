@@ -1,0 +1,46 @@
+"""oxserve for Python: serve a model class from oxserve's Rust core.
+
+Three ways to write a model, all served over V2 (Open Inference) REST and gRPC, Seldon REST and
+gRPC, and KServe v1 REST, with batching, queue limits and metrics in Rust:
+
+- a Seldon Core class, unchanged: ``oxserve-microservice MyModel --service-type MODEL``;
+- a KServe-shaped :class:`Model` subclass: ``ModelServer().start([model])`` or
+  ``python -m oxserve --model-class module:Class``;
+- oxserve's typed API: ``@oxserve.model(inputs=[...], outputs=[...])`` on a function or class
+  taking named NumPy arrays, served with :func:`serve`.
+"""
+
+from ._handler import TensorSpec
+from ._native import core_version
+from .errors import InvalidInput, MicroserviceException, ModelNotReady, OxserveError, StartupError
+from .kserve import InferInput, InferOutput, InferRequest, InferResponse, Model, ModelServer
+from .seldon import SeldonResponse
+from .server import serve as _serve
+from .typed import TypedModel, model
+
+
+def serve(models, *, http_port=8080, grpc_port=8081, workers=1, **options):
+    """Serves typed models (made with :func:`model`) until SIGTERM or Ctrl-C."""
+    models = list(models)
+    _serve(lambda: models, http_port=http_port, grpc_port=grpc_port, workers=workers, **options)
+
+
+__all__ = [
+    "InferInput",
+    "InferOutput",
+    "InferRequest",
+    "InferResponse",
+    "InvalidInput",
+    "MicroserviceException",
+    "Model",
+    "ModelNotReady",
+    "ModelServer",
+    "OxserveError",
+    "SeldonResponse",
+    "StartupError",
+    "TensorSpec",
+    "TypedModel",
+    "core_version",
+    "model",
+    "serve",
+]

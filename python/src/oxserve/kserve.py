@@ -1,0 +1,196 @@
+"""The KServe contract: subclass :class:`Model` as you would ``kserve.Model`` and serve it with
+``ModelServer().start([model])``; V1 and V2 REST and V2 gRPC all reach the same methods."""
+
+import inspect
+
+import numpy as np
+
+from . import _wire
+from ._handler import Handler, scheduling
+from .errors import StartupError
+from .server import serve
+
+
+class InferInput:
+    """One named input: ``as_numpy()`` is a read-only view of the request's buffer."""
+
+    def __init__(self, name, shape, datatype, data=None, parameters=None):
+        self.name = name
+        self.shape = list(shape)
+        self.datatype = datatype
+        self.data = data
+        self.parameters = parameters or {}
+
+    def as_numpy(self):
+        return np.asarray(self.data)
+
+    def __repr__(self):
+        return f"InferInput({self.name!r}, {self.shape}, {self.datatype!r})"
+
+
+class InferOutput:
+    """One named output; set its values with ``set_data_from_numpy`` or the ``data`` argument."""
+
+    def __init__(self, name, shape=None, datatype=None, data=None, parameters=None):
+        self.name = name
+        self.shape = shape
+        self.datatype = datatype
+        self.data = data
+        self.parameters = parameters or {}
+
+    def set_data_from_numpy(self, array):
+        self.data = array
+        self.shape = list(np.shape(array))
+        self.datatype = _wire.datatype_of(np.asarray(array).dtype)
+
+    def as_numpy(self):
+        return np.asarray(self.data)
+
+
+class InferRequest:
+    """A decoded request, whichever protocol it came in.
+
+    ``payload["instances"]`` gives the rows as lists, as KServe's V1 dict does, so V1-style code
+    runs for V2 and gRPC callers too: for one input, its values; for several, one dict per row.
+    """
+
+    def __init__(self, model_name, infer_inputs, request_id=None, parameters=None):
+        self.model_name = model_name
+        self.inputs = infer_inputs
+        self.id = request_id
+        self.parameters = parameters or {}
+
+    @classmethod
+    def from_wire(cls, message):
+        inputs = [
+            InferInput(t[0], t[2], t[1], _wire.to_array(t), _wire.loads(t[4])) for t in message["tensors"]
+        ]
+        return cls(message["model"], inputs, message["id"], _wire.loads(message["parameters"]))
+
+    def get_input_by_name(self, name):
+        return next((i for i in self.inputs if i.name == name), None)
+
+    def __getitem__(self, key):
+        if key != "instances":
+            raise KeyError(f"{key!r}: a request offers 'instances' (or use .inputs)")
+        if len(self.inputs) == 1:
+            return self.inputs[0].as_numpy().tolist()
+        columns = {i.name: i.as_numpy().tolist() for i in self.inputs}
+        rows = len(next(iter(columns.values()), []))
+        return [{name: values[r] for name, values in columns.items()} for r in range(rows)]
+
+
+class InferResponse:
+    """A response built by the model: named outputs and optional parameters."""
+
+    def __init__(self, model_name, infer_outputs, response_id=None, parameters=None):
+        self.model_name = model_name
+        self.outputs = infer_outputs
+        self.id = response_id
+        self.parameters = parameters or {}
+
+
+class Model:
+    """Base class of a KServe-shaped model. Override ``load`` (set ``self.ready = True``),
+    ``predict`` and optionally ``preprocess`` and ``postprocess``; each may be ``async def``.
+
+    ``predict`` receives what ``preprocess`` returned (an :class:`InferRequest` by default) and may
+    return a dict ``{"predictions": ...}``, a dict of output name to array, an array or list, or
+    an :class:`InferResponse`.
+    """
+
+    def __init__(self, name):
+        self.name = name
+        self.ready = False
+
+    def load(self):
+        self.ready = True
+        return self.ready
+
+    def preprocess(self, payload, headers=None):
+        return payload
+
+    def predict(self, payload, headers=None):
+        raise NotImplementedError(f"model '{self.name}' does not override predict")
+
+    def postprocess(self, result, headers=None):
+        return result
+
+
+def _takes_headers(method):
+    """Whether ``method`` accepts a second argument (KServe passes the request headers)."""
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
+
+
+def encode_result(result):
+    """The tensors of what ``postprocess`` returned."""
+    if isinstance(result, InferResponse):
+        tensors = [_wire.encode_tensor(o.name, o.data, o.parameters, o.datatype) for o in result.outputs]
+        return _wire.message(tensors, result.parameters)
+    if isinstance(result, dict):
+        return _wire.message(_wire.encode_tensor(name, value) for name, value in result.items())
+    return _wire.message([_wire.encode_tensor("output-0", result)])
+
+
+class KServeHandler(Handler):
+    """Serves one :class:`Model`: preprocess, predict and postprocess in turn."""
+
+    def __init__(self, model, settings=None):
+        if not isinstance(model, Model):
+            raise StartupError(f"{type(model).__qualname__} is not an oxserve.Model")
+        if type(model).predict is Model.predict:
+            raise StartupError(f"class {type(model).__qualname__} does not override method predict")
+        super().__init__(model.name, platform="python", settings=settings)
+        self.model = model
+        self.calls = []
+
+    def load(self):
+        if not self.model.ready:
+            loaded = _wire.resolve(self.model.load())
+            if not (self.model.ready or loaded is True):
+                raise StartupError(f"model '{self.name}': {type(self.model).__qualname__}.load() left it not ready")
+            self.model.ready = True
+        self.calls = [
+            (method, _takes_headers(method))
+            for method in (self.model.preprocess, self.model.predict, self.model.postprocess)
+        ]
+
+    def predict(self, request):
+        value = InferRequest.from_wire(request)
+        for method, takes_headers in self.calls:
+            value = _wire.resolve(method(value, {}) if takes_headers else method(value))
+        return encode_result(value)
+
+
+class ModelServer:
+    """Serves KServe-shaped models from the Rust core: V1 (``/v1/models/<name>:predict``) and V2
+    REST on ``http_port``, V2 gRPC on ``grpc_port``.
+
+    ``max_batch_size`` above 1 lets the Rust scheduler batch concurrent requests into one
+    ``predict`` call (stacked along the first dimension); ``workers`` starts that many processes
+    on the same ports, each loading the models once.
+    """
+
+    def __init__(
+        self,
+        http_port=8080,
+        grpc_port=8081,
+        workers=1,
+        host="0.0.0.0",
+        log_level="info",
+        max_batch_size=0,
+        max_batch_time=0.0,
+        instances=1,
+        **scheduling_options,
+    ):
+        self.options = dict(host=host, http_port=http_port, grpc_port=grpc_port, workers=workers, log_level=log_level)
+        self.settings = scheduling(max_batch_size, max_batch_time, instances, **scheduling_options)
+
+    def start(self, models):
+        handlers = [KServeHandler(m, self.settings) for m in models]
+        serve(lambda: handlers, **self.options)

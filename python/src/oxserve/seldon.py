@@ -1,0 +1,399 @@
+"""The Seldon Core contract: a duck-typed user class served by ``oxserve-microservice``.
+
+A class written for Seldon Core's Python wrapper runs unchanged: its methods are found with
+``hasattr``, called the way the wrapper calls them (``predict(X, names, meta=...)``, retried
+without ``meta`` on ``TypeError``; ``*_raw`` variants with the whole message), and its
+``tags()``, ``metrics()`` and ``class_names`` end up in the answer's ``meta`` and names. The
+Rust core decodes Seldon's REST and gRPC messages; this module turns its tensors back into what
+the class expects.
+"""
+
+import argparse
+import base64
+import importlib
+import json
+import logging
+import os
+import sys
+
+import numpy as np
+
+from . import _wire
+from ._handler import DEFAULT_TIMEOUT, Handler, TensorSpec, scheduling
+from .errors import MicroserviceException, StartupError
+from .server import serve
+
+log = logging.getLogger("oxserve.seldon")
+
+# The methods a class must have (one of each pair) to serve as each service type.
+SERVICE_TYPES = {
+    "MODEL": ("predict", "predict_raw"),
+    "ROUTER": ("route", "route_raw"),
+    "TRANSFORMER": ("transform_input", "transform_input_raw"),
+    "OUTPUT_TRANSFORMER": ("transform_output", "transform_output_raw"),
+    "COMBINER": ("aggregate", "aggregate_raw"),
+}
+METRIC_TYPES = ("COUNTER", "GAUGE", "TIMER")
+
+
+class SeldonResponse:
+    """A result with tags and metrics of this call only (Seldon's runtime tags and metrics)."""
+
+    def __init__(self, data, tags=None, metrics=None):
+        self.data = data
+        self.tags = tags or {}
+        self.metrics = metrics or []
+
+
+class Payload:
+    """A decoded Seldon request: what the class's methods receive."""
+
+    def __init__(self, features, names, kind, meta):
+        self.features = features
+        self.names = names
+        self.kind = kind
+        self.meta = meta
+
+    @classmethod
+    def from_wire(cls, message):
+        meta = _wire.loads(message["meta"])
+        if not message["tensors"]:
+            return cls(np.array([]), [], "data", meta)
+        tensor = message["tensors"][0]
+        parameters = _wire.loads(tensor[4])
+        content = parameters.get("content_type")
+        data = tensor[3]
+        if content == "json":
+            return cls(json.loads(data[0]), [], "jsonData", meta)
+        if content == "str":
+            return cls(data[0].decode(), [], "strData", meta)
+        if content == "bytes":
+            return cls(data[0], [], "binData", meta)
+        features = _wire.to_array(tensor)
+        if tensor[1] == "BYTES":
+            features = np.array([b.decode() for b in data], dtype=object).reshape(tensor[2])
+        return cls(features, parameters.get("names", []), "data", meta)
+
+    def to_seldon(self):
+        """The request as Seldon's JSON message dict, for ``*_raw`` methods."""
+        out = {"meta": self.meta} if self.meta else {}
+        if self.kind == "jsonData":
+            out["jsonData"] = self.features
+        elif self.kind == "strData":
+            out["strData"] = self.features
+        elif self.kind == "binData":
+            out["binData"] = base64.b64encode(self.features).decode()
+        else:
+            out["data"] = {"names": list(self.names), "ndarray": np.asarray(self.features).tolist()}
+        return out
+
+
+def _from_seldon(message):
+    """A ``*_raw`` method's answer (a Seldon message dict) as features, names and meta."""
+    if not isinstance(message, dict):
+        raise MicroserviceException(
+            f"a *_raw method must return a Seldon message dict, got {type(message).__name__}", 500
+        )
+    if "status" in message and isinstance(message["status"], dict) and message["status"].get("code", 200) >= 400:
+        status = message["status"]
+        raise MicroserviceException(status.get("info", "failed"), status["code"])
+    meta = message.get("meta", {})
+    if "jsonData" in message:
+        return message["jsonData"], [], meta, "jsonData"
+    if "strData" in message:
+        return message["strData"], [], meta, "strData"
+    if "binData" in message:
+        return base64.b64decode(message["binData"]), [], meta, "binData"
+    data = message.get("data", {})
+    names = data.get("names", [])
+    if "tensor" in data:
+        tensor = data["tensor"]
+        return np.array(tensor.get("values", [])).reshape(tensor.get("shape", [-1])), names, meta, "data"
+    return np.array(data.get("ndarray", [])), names, meta, "data"
+
+
+def _encode(result, names, meta, request_kind):
+    """A result as the one tensor the Rust core turns into a Seldon message."""
+    if isinstance(result, str):
+        tensor = _wire.encode_tensor("strData", [result.encode()], {"content_type": "str"}, "BYTES")
+    elif isinstance(result, bytes):
+        tensor = _wire.encode_tensor("binData", [result], {"content_type": "bytes"}, "BYTES")
+    elif isinstance(result, dict) or (request_kind == "jsonData" and not isinstance(result, np.ndarray)):
+        encoded = json.dumps(result, default=_wire._json_default).encode()
+        tensor = _wire.encode_tensor("jsonData", [encoded], {"content_type": "json"}, "BYTES")
+    else:
+        tensor = _wire.encode_tensor("data", result, {"names": list(names)} if names else None)
+    return _wire.message([tensor], meta=meta)
+
+
+def _check_metrics(metrics):
+    if not isinstance(metrics, list):
+        raise MicroserviceException(f"metrics must be a list of dicts, got {type(metrics).__name__}", 500)
+    for i, metric in enumerate(metrics):
+        ok = (
+            isinstance(metric, dict)
+            and isinstance(metric.get("key"), str)
+            and metric.get("type") in METRIC_TYPES
+            and isinstance(metric.get("value"), (int, float))
+            and not isinstance(metric.get("value"), bool)
+        )
+        if not ok:
+            raise MicroserviceException(
+                f"metrics[{i}]: a metric needs a string 'key', a 'type' of {', '.join(METRIC_TYPES)} and a "
+                f"numeric 'value'; got {metric!r}",
+                500,
+                reason="MICROSERVICE_BAD_METRIC",
+            )
+    return metrics
+
+
+class SeldonHandler(Handler):
+    """Serves one Seldon-style user object for every operation it implements."""
+
+    def __init__(self, user, name, settings=None):
+        self.user = user
+        metadata = {}
+        if hasattr(user, "init_metadata"):
+            metadata = user.init_metadata() or {}
+            if not isinstance(metadata, dict):
+                raise StartupError(f"{type(user).__qualname__}.init_metadata() must return a dict")
+        super().__init__(
+            metadata.get("name", name),
+            inputs=_specs(metadata.get("inputs")),
+            outputs=_specs(metadata.get("outputs")),
+            platform=metadata.get("platform", "python"),
+            versions=metadata.get("versions", []),
+            settings=settings,
+        )
+        offered = {
+            "predict": ("predict", "predict_raw"),
+            "transform_input": ("transform_input", "transform_input_raw"),
+            "transform_output": ("transform_output", "transform_output_raw"),
+            "route": ("route", "route_raw"),
+            "aggregate": ("aggregate", "aggregate_raw"),
+            "send_feedback": ("send_feedback", "send_feedback_raw"),
+        }
+        self.operations = [op for op, methods in offered.items() if any(hasattr(user, m) for m in methods)]
+
+    def load(self):
+        if hasattr(self.user, "load"):
+            self.user.load()
+
+    # The high-level call and the response building shared by predict and both transforms.
+    def _call(self, request, method):
+        payload = Payload.from_wire(request)
+        raw = getattr(self.user, method + "_raw", None)
+        if raw is not None:
+            result, names, meta, _ = _from_seldon(raw(payload.to_seldon()))
+            return _encode(result, names, meta, payload.kind)
+        function = getattr(self.user, method)
+        try:
+            result = function(payload.features, payload.names, meta=payload.meta)
+        except TypeError:
+            result = function(payload.features, payload.names)
+        return self._respond(result, payload, names_from_class=method == "predict")
+
+    def _respond(self, result, payload, names_from_class, copy_request_meta=True):
+        runtime_tags, runtime_metrics = {}, []
+        if isinstance(result, SeldonResponse):
+            result, runtime_tags, runtime_metrics = result.data, result.tags, result.metrics
+        tags = dict(payload.meta.get("tags", {})) if copy_request_meta else {}
+        if hasattr(self.user, "tags"):
+            tags.update(self.user.tags() or {})
+        tags.update(runtime_tags)
+        metrics = list(payload.meta.get("metrics", [])) if copy_request_meta else []
+        if hasattr(self.user, "metrics"):
+            metrics += _check_metrics(self.user.metrics() or [])
+        metrics += _check_metrics(runtime_metrics)
+        names = []
+        if names_from_class and np.ndim(result) == 2 and not isinstance(result, (dict, str, bytes)):
+            class_names = getattr(self.user, "class_names", None)
+            names = list(class_names() if callable(class_names) else class_names or [])
+        elif not names_from_class and not isinstance(result, (dict, str, bytes)):
+            names = payload.names
+        meta = {"puid": payload.meta["puid"]} if payload.meta.get("puid") else {}
+        if tags:
+            meta["tags"] = tags
+        if metrics:
+            meta["metrics"] = metrics
+        return _encode(result, names, meta, payload.kind)
+
+    def predict(self, request):
+        return self._call(request, "predict")
+
+    def transform_input(self, request):
+        return self._call(request, "transform_input")
+
+    def transform_output(self, request):
+        return self._call(request, "transform_output")
+
+    def route(self, request):
+        payload = Payload.from_wire(request)
+        if hasattr(self.user, "route_raw"):
+            result = self.user.route_raw(payload.to_seldon())
+        else:
+            try:
+                result = self.user.route(payload.features, payload.names, meta=payload.meta)
+            except TypeError:
+                result = self.user.route(payload.features, payload.names)
+        if isinstance(result, SeldonResponse):
+            result = result.data
+        if isinstance(result, (bool, np.bool_)) or not isinstance(result, (int, np.integer)):
+            raise MicroserviceException(f"route must return an int, got {type(result).__name__}", 400)
+        return int(result)
+
+    def aggregate(self, responses):
+        payloads = [Payload.from_wire(r) for r in responses]
+        if hasattr(self.user, "aggregate_raw"):
+            result, names, meta, _ = _from_seldon(self.user.aggregate_raw([p.to_seldon() for p in payloads]))
+            return _encode(result, names, meta, payloads[0].kind if payloads else "data")
+        result = self.user.aggregate([p.features for p in payloads], [p.names for p in payloads])
+        first = payloads[0] if payloads else Payload(np.array([]), [], "data", {})
+        return self._respond(result, first, names_from_class=True)
+
+    def send_feedback(self, feedback):
+        request = Payload.from_wire(feedback["request"]) if feedback["request"] else None
+        truth = Payload.from_wire(feedback["truth"]) if feedback["truth"] else None
+        routing = None
+        if feedback["response"]:
+            routing_table = _wire.loads(feedback["response"]["meta"]).get("routing", {})
+            routing = routing_table.get(os.environ.get("PREDICTIVE_UNIT_ID", "0"))
+        if hasattr(self.user, "send_feedback_raw"):
+            self.user.send_feedback_raw(
+                {
+                    "request": request.to_seldon() if request else None,
+                    "truth": truth.to_seldon() if truth else None,
+                    "reward": feedback["reward"],
+                }
+            )
+            result = []
+        else:
+            features = request.features if request else None
+            names = request.names if request else []
+            result = self.user.send_feedback(
+                features, names, feedback["reward"], truth.features if truth else None, routing=routing
+            )
+        empty = Payload(np.array([]), [], request.kind if request else "data", {})
+        return self._respond([] if result is None else result, empty, names_from_class=False)
+
+
+def _specs(entries):
+    """V2-style tensor entries of ``init_metadata()``; Seldon's ``messagetype`` entries cannot be
+    checked against a tensor and are left out."""
+    specs = []
+    for entry in entries or []:
+        if isinstance(entry, dict) and {"name", "datatype", "shape"} <= entry.keys():
+            specs.append(TensorSpec(entry["name"], entry["datatype"], entry["shape"]))
+    return specs
+
+
+_PARAMETER_TYPES = {
+    "INT": int,
+    "FLOAT": float,
+    "DOUBLE": float,
+    "STRING": str,
+    "BOOL": lambda v: _strtobool(str(v)),
+    "JSON": lambda v: json.loads(v) if isinstance(v, str) else v,
+}
+
+
+def _strtobool(text):
+    lowered = text.lower()
+    if lowered in ("y", "yes", "t", "true", "on", "1"):
+        return True
+    if lowered in ("n", "no", "f", "false", "off", "0"):
+        return False
+    raise ValueError(f"{text!r} is not a boolean")
+
+
+def parse_parameters(text):
+    """The constructor arguments of ``PREDICTIVE_UNIT_PARAMETERS`` (a JSON list of
+    ``{"name", "value", "type"}``). A bad entry is a start-up error naming it."""
+    try:
+        entries = json.loads(text or "[]")
+    except json.JSONDecodeError as e:
+        raise StartupError(f"--parameters / PREDICTIVE_UNIT_PARAMETERS is not JSON: {e}") from None
+    if not isinstance(entries, list):
+        raise StartupError("--parameters / PREDICTIVE_UNIT_PARAMETERS must be a JSON list")
+    parameters = {}
+    for i, entry in enumerate(entries):
+        try:
+            kind = entry.get("type", "STRING")
+            parameters[entry["name"]] = _PARAMETER_TYPES[kind](entry["value"])
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise StartupError(f"parameters[{i}] ({entry!r}): {type(e).__name__}: {e}") from None
+    return parameters
+
+
+def load_class(interface_name):
+    """The user class ``Module.Class``, or ``Class`` from ``Class.py`` in the working folder."""
+    module_name, _, class_name = interface_name.rpartition(".")
+    module_name = module_name or class_name
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:
+        raise StartupError(f"class {class_name}: cannot import module '{module_name}': {type(e).__name__}: {e}") from e
+    try:
+        return getattr(module, class_name)
+    except AttributeError:
+        raise StartupError(f"module '{module_name}' has no class {class_name}") from None
+
+
+def check_service_type(cls, service_type):
+    """Fails at start-up when ``cls`` lacks the method its service type needs."""
+    if service_type not in SERVICE_TYPES:
+        raise StartupError(f"--service-type {service_type}: expected one of {', '.join(SERVICE_TYPES)}")
+    methods = SERVICE_TYPES[service_type]
+    if not any(callable(getattr(cls, m, None)) for m in methods):
+        raise StartupError(
+            f"class {cls.__qualname__} cannot serve as {service_type}: it has no method {methods[0]} (or {methods[1]})"
+        )
+
+
+def _env(name, default):
+    return os.environ.get(name, default)
+
+
+def main(argv=None):
+    """``oxserve-microservice <interface_name> [flags]``: Seldon's microservice command."""
+    parser = argparse.ArgumentParser(prog="oxserve-microservice", description=main.__doc__)
+    parser.add_argument("interface_name", help="Module.Class, or Class defined in Class.py")
+    parser.add_argument("--service-type", default=_env("SERVICE_TYPE", "MODEL"), choices=list(SERVICE_TYPES))
+    parser.add_argument("--parameters", default=_env("PREDICTIVE_UNIT_PARAMETERS", "[]"))
+    parser.add_argument("--persistence", type=int, default=int(_env("PERSISTENCE", "0")), choices=[0, 1])
+    parser.add_argument(
+        "--log-level", default=_env("SELDON_LOG_LEVEL", "INFO"), choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    parser.add_argument("--http-port", type=int, default=int(_env("PREDICTIVE_UNIT_HTTP_SERVICE_PORT", "9000")))
+    parser.add_argument("--grpc-port", type=int, default=int(_env("PREDICTIVE_UNIT_GRPC_SERVICE_PORT", "5000")))
+    parser.add_argument("--metrics-port", type=int, default=int(_env("PREDICTIVE_UNIT_METRICS_SERVICE_PORT", "6000")))
+    parser.add_argument("--workers", type=int, default=int(_env("GUNICORN_WORKERS", "1")))
+    parser.add_argument("--threads", type=int, default=int(_env("GUNICORN_THREADS", "1")))
+    parser.add_argument("--max-batch-size", type=int, default=0)
+    parser.add_argument("--max-batch-time", type=float, default=0.0)
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds a call may take (0: no bound)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level)
+    try:
+        if args.persistence:
+            raise StartupError("--persistence 1 is not supported (Seldon deprecated it); use 0")
+        cls = load_class(args.interface_name)
+        check_service_type(cls, args.service_type)
+        user = cls(**parse_parameters(args.parameters))
+        name = os.environ.get("PREDICTIVE_UNIT_ID", cls.__name__)
+        handler = SeldonHandler(user, name, scheduling(args.max_batch_size, args.max_batch_time, args.threads, 0, args.timeout))
+    except StartupError as e:
+        print(f"oxserve-microservice: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    if args.metrics_port != args.http_port:
+        log.info("metrics are served at /metrics on the HTTP port %d (--metrics-port %d is not used)", args.http_port, args.metrics_port)
+    serve(
+        lambda: [handler],
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        workers=args.workers,
+        log_level=args.log_level,
+        seldon_unit_id=os.environ.get("PREDICTIVE_UNIT_ID"),
+        seldon_unit_image=os.environ.get("PREDICTIVE_UNIT_IMAGE"),
+    )

@@ -1,0 +1,122 @@
+"""Starting the Rust server in this process, or in N worker processes sharing the ports."""
+
+import logging
+import os
+import signal
+import sys
+import time
+
+from . import _native
+
+log = logging.getLogger("oxserve")
+
+# A worker that exits this soon after it started failed at start-up (a port in use, a model that
+# does not load): restarting it would fail the same way, so the whole server stops instead.
+STARTUP_GRACE = 5.0
+
+
+def serve(
+    make_handlers,
+    *,
+    host="0.0.0.0",
+    http_port=8080,
+    grpc_port=8081,
+    workers=1,
+    log_level="info",
+    default_model=None,
+    drain_timeout=30.0,
+    max_request_size=64 * 1024 * 1024,
+    seldon_unit_id=None,
+    seldon_unit_image=None,
+):
+    """Serves the handlers that ``make_handlers()`` returns until SIGTERM or Ctrl-C.
+
+    ``make_handlers`` runs in the serving process, so with ``workers > 1`` each worker process
+    loads its own copy of the model once; the workers share the ports (SO_REUSEPORT), the kernel
+    spreads connections over them, and a worker that dies is started again.
+    """
+    options = dict(
+        host=host,
+        http_port=int(http_port),
+        grpc_port=int(grpc_port),
+        log_level=log_level,
+        default_model=default_model,
+        drain_timeout=float(drain_timeout),
+        max_request_size=int(max_request_size),
+        seldon_unit_id=seldon_unit_id,
+        seldon_unit_image=seldon_unit_image,
+    )
+    if int(workers) <= 1:
+        _serve_here(make_handlers, options, reuse_port=False)
+    else:
+        _supervise(make_handlers, options, int(workers))
+
+
+def _serve_here(make_handlers, options, reuse_port):
+    handlers = make_handlers()
+    for handler in handlers:
+        handler.load()
+    _native.serve(handlers, reuse_port=reuse_port, **options)
+
+
+def _start_worker(make_handlers, options):
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _serve_here(make_handlers, options, reuse_port=True)
+        except BaseException as e:  # noqa: BLE001 - the worker reports any failure and exits 1
+            print(f"oxserve worker {os.getpid()}: {e}", file=sys.stderr, flush=True)
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return pid
+
+
+def _supervise(make_handlers, options, workers):
+    """Forks the workers, restarts the ones that die, and passes SIGTERM/SIGINT on to them."""
+    stopping = []
+
+    def stop(signum, _frame):
+        stopping.append(signum)
+        for pid in started:
+            _kill(pid, signal.SIGTERM)
+
+    started = {}
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(workers):
+        started[_start_worker(make_handlers, options)] = time.monotonic()
+    log.info("oxserve: %d workers on ports %d and %d", workers, options["http_port"], options["grpc_port"])
+    failed = False
+    while started:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        began = started.pop(pid, None)
+        if began is None or stopping:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0 and time.monotonic() - began < STARTUP_GRACE:
+            print(f"oxserve: worker {pid} failed at start-up (exit {code}); stopping", file=sys.stderr)
+            failed = True
+            stop(signal.SIGTERM, None)
+            continue
+        print(f"oxserve: worker {pid} exited ({code}); starting another", file=sys.stderr)
+        started[_start_worker(make_handlers, options)] = time.monotonic()
+    if failed:
+        raise SystemExit(1)
+
+
+def _kill(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
