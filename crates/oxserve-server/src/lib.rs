@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use oxserve_core::{InferenceResponse, Result, Unit};
+use oxserve_protocol::seldon::component::{self, Call};
 
 use crate::metrics::Protocol;
 
@@ -61,6 +62,17 @@ impl AppState {
         };
         self.metrics.record(protocol, &model, result.as_ref().err().map(|e| e.kind), start.elapsed());
         result
+    }
+
+    /// Answers a Seldon component call (predict, transforms, route, aggregate) with `unit`, for
+    /// REST and gRPC alike: the unit's answer as a message ([`component::call`]) with this unit
+    /// on its request path, and the custom metrics the unit reported published on `/metrics`.
+    pub(crate) async fn seldon_call(&self, unit: &dyn Unit, call: Call) -> Result<InferenceResponse> {
+        let method = call.metric_method();
+        let mut answer = component::call(unit, call).await?;
+        self.metrics.publish_unit_metrics(&unit.metadata().name, method, &mut answer)?;
+        self.add_seldon_request_path(&mut answer.response, unit);
+        Ok(answer.response)
     }
 
     /// Adds this unit to Seldon's `meta.requestPath`: `PREDICTIVE_UNIT_ID` (or the model name)

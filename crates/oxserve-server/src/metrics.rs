@@ -1,14 +1,18 @@
 //! Prometheus metrics: requests per model, protocol and outcome; each model's scheduler (queue,
-//! batches, compute, also under Triton's names); and the process's own.
+//! batches, compute, also under Triton's names); the custom metrics units report in Seldon's
+//! `meta.metrics`; and the process's own.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use oxserve_batch::{BatchReport, Rejection, SchedulerObserver};
-use oxserve_core::ErrorKind;
+use oxserve_core::{Error, ErrorKind, Metric, MetricKind, Result};
+use oxserve_protocol::seldon::component::Answer;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Registry, TextEncoder, proto,
 };
 
 /// The protocol a request arrived in, as a metric label.
@@ -43,6 +47,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     duration: HistogramVec,
     scheduler: SchedulerFamilies,
+    units: UnitMetrics,
 }
 
 const LABELS: [&str; 3] = ["model", "protocol", "outcome"];
@@ -97,7 +102,18 @@ fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGau
 }
 
 impl Metrics {
+    /// The server's metrics, with units' custom metrics kept in Seldon answers unless
+    /// `INCLUDE_METRICS_IN_CLIENT_RESPONSE` says otherwise (Seldon's wrapper reads the same
+    /// variable; `1`, `true` and `t` mean true, and so does leaving it unset).
     pub fn new() -> Metrics {
+        let include = std::env::var("INCLUDE_METRICS_IN_CLIENT_RESPONSE")
+            .map_or(true, |v| ["1", "true", "t"].iter().any(|t| v.eq_ignore_ascii_case(t)));
+        Metrics::with_unit_metrics_in_answers(include)
+    }
+
+    /// The server's metrics; `include` says whether units' custom metrics stay in the Seldon
+    /// answers that carried them or are only published here.
+    pub fn with_unit_metrics_in_answers(include: bool) -> Metrics {
         let r = Registry::new();
         let requests = counter(
             &r,
@@ -191,10 +207,23 @@ impl Metrics {
                 &TRITON,
             ),
         };
+        let units = UnitMetrics {
+            families: Mutex::default(),
+            include_in_answers: include,
+            timer_buckets: timer_buckets(),
+            dropped: counter(
+                &r,
+                "oxserve_unit_metrics_dropped_total",
+                "Custom metric updates dropped because the series limit was reached.",
+                &[],
+            )
+            .with_label_values::<&str>(&[]),
+            warned: AtomicBool::new(false),
+        };
         #[cfg(target_os = "linux")]
         r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
             .expect("registered once");
-        Metrics { registry: r, requests, duration, scheduler }
+        Metrics { registry: r, requests, duration, scheduler, units }
     }
 
     /// The observer a model's scheduler reports to, with its label values resolved once.
@@ -236,11 +265,312 @@ impl Metrics {
         self.duration.with_label_values(&labels).observe(elapsed.as_secs_f64());
     }
 
+    /// Publishes the custom metrics `model`'s unit reported in a Seldon `answer` (the ones from
+    /// [`Answer::own_metrics_from`] on; those before came from the caller and are not the unit's
+    /// to report), labelled with their tags, `model_name` and Seldon's `method`. Unless answers
+    /// are to include them, they are then taken out of the answer.
+    ///
+    /// A metric Prometheus cannot take is the unit's fault: an internal error naming the field
+    /// (`meta.metrics[2].key: …`), and none of the answer's metrics is published.
+    pub fn publish_unit_metrics(&self, model: &str, method: &str, answer: &mut Answer) -> Result<()> {
+        let metrics = &mut answer.response.meta.metrics;
+        let from = answer.own_metrics_from.min(metrics.len());
+        self.units.record(model, method, &metrics[from..], from)?;
+        if !self.units.include_in_answers {
+            metrics.truncate(from);
+        }
+        Ok(())
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
+        let mut families = self.registry.gather();
+        families.extend(self.units.families());
+        families.sort_by(|a, b| a.name().cmp(b.name()));
         let mut out = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding cannot fail");
+        TextEncoder::new().encode(&families, &mut out).expect("text encoding cannot fail");
         String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+/// Most distinct custom series (metric name and label values) kept. A unit that puts a
+/// per-request value in a tag would otherwise grow memory, and every scrape, without bound;
+/// updates that would add a series past this are dropped and counted.
+const MAX_UNIT_SERIES: usize = 5_000;
+
+/// Most bytes of one custom series' name, tag names and tag values together, which bounds the
+/// memory [`MAX_UNIT_SERIES`] series can take.
+const MAX_SERIES_BYTES: usize = 1024;
+
+/// Name prefixes of the server's own families, which a unit's metric must not take: two
+/// families of one name would make the exposition unreadable to Prometheus.
+const RESERVED_PREFIXES: [&str; 4] = ["oxserve_", "nv_", "process_", "seldon_api_"];
+
+/// Labels the server sets on every custom series; a tag of the same name gives way to them, as
+/// in Seldon's wrapper.
+const MODEL_LABEL: &str = "model_name";
+const METHOD_LABEL: &str = "method";
+
+/// The custom metrics units report (Seldon's `meta.metrics`): COUNTER adds, GAUGE sets, TIMER
+/// observes milliseconds into a histogram in seconds with Seldon's buckets. Their names and
+/// label sets come from units at run time, which fixed-label `prometheus` vectors cannot hold,
+/// so they are kept here and rendered beside the registry's families.
+struct UnitMetrics {
+    families: Mutex<UnitFamilies>,
+    include_in_answers: bool,
+    /// Histogram upper bounds in seconds, without `+Inf`.
+    timer_buckets: Vec<f64>,
+    dropped: IntCounter,
+    /// Whether the series limit has been logged already (once is enough to explain the counter).
+    warned: AtomicBool,
+}
+
+#[derive(Default)]
+struct UnitFamilies {
+    by_name: BTreeMap<String, UnitFamily>,
+    series: usize,
+}
+
+/// One metric name: its type, fixed by the first report, and its series by label pairs.
+struct UnitFamily {
+    kind: MetricKind,
+    series: BTreeMap<Vec<(String, String)>, SeriesValue>,
+}
+
+/// A series' value; its variant is its family's type.
+enum SeriesValue {
+    Counter(f64),
+    Gauge(f64),
+    Timer(TimerValue),
+}
+
+/// A histogram: observations per bucket (not cumulative; the last is beyond every bound), their
+/// sum and count.
+struct TimerValue {
+    counts: Vec<u64>,
+    sum: f64,
+}
+
+/// A checked metric: its family name, label pairs sorted by name, and the metric.
+type Checked<'m> = (String, Vec<(String, String)>, &'m Metric);
+
+impl UnitMetrics {
+    /// Records `metrics`, which sit at `first_index` on in the answer's `meta.metrics`. All are
+    /// checked before any is recorded, so an error leaves nothing half-published.
+    fn record(&self, model: &str, method: &str, metrics: &[Metric], first_index: usize) -> Result<()> {
+        if metrics.is_empty() {
+            return Ok(());
+        }
+        let checked = metrics
+            .iter()
+            .enumerate()
+            .map(|(i, metric)| check(metric, first_index + i, model, method))
+            .collect::<Result<Vec<Checked<'_>>>>()?;
+        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut kinds: BTreeMap<&str, MetricKind> = BTreeMap::new();
+        for (i, (name, _, metric)) in checked.iter().enumerate() {
+            let known =
+                families.by_name.get(name).map(|f| f.kind).or_else(|| kinds.get(name.as_str()).copied());
+            match known {
+                Some(kind) if kind != metric.kind => {
+                    return Err(Error::internal(format!(
+                        "meta.metrics[{}].type: metric '{name}' is already a {}; one name has one type",
+                        first_index + i,
+                        kind_name(kind)
+                    )));
+                }
+                _ => kinds.insert(name, metric.kind),
+            };
+        }
+        let UnitFamilies { by_name, series } = &mut *families;
+        for (name, labels, metric) in checked {
+            let existing = by_name.get_mut(&name).and_then(|f| f.series.get_mut(&labels));
+            let value = match existing {
+                Some(value) => value,
+                None if *series >= MAX_UNIT_SERIES => {
+                    self.dropped.inc();
+                    if !self.warned.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            limit = MAX_UNIT_SERIES,
+                            "custom metric series limit reached; new series are dropped \
+                             (counted in oxserve_unit_metrics_dropped_total)"
+                        );
+                    }
+                    continue;
+                }
+                None => {
+                    *series += 1;
+                    let family = by_name
+                        .entry(name)
+                        .or_insert_with(|| UnitFamily { kind: metric.kind, series: BTreeMap::new() });
+                    let empty = match metric.kind {
+                        MetricKind::Counter => SeriesValue::Counter(0.0),
+                        MetricKind::Gauge => SeriesValue::Gauge(0.0),
+                        MetricKind::Timer => SeriesValue::Timer(TimerValue {
+                            counts: vec![0; self.timer_buckets.len() + 1],
+                            sum: 0.0,
+                        }),
+                    };
+                    family.series.entry(labels).or_insert(empty)
+                }
+            };
+            // The family's type is the metric's, checked above.
+            match value {
+                SeriesValue::Counter(total) => *total += metric.value,
+                SeriesValue::Gauge(current) => *current = metric.value,
+                SeriesValue::Timer(timer) => {
+                    let seconds = metric.value / 1000.0;
+                    timer.counts[self.timer_buckets.partition_point(|&bound| bound < seconds)] += 1;
+                    timer.sum += seconds;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The custom families in Prometheus form.
+    fn families(&self) -> Vec<proto::MetricFamily> {
+        let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        families
+            .by_name
+            .iter()
+            .map(|(name, family)| {
+                let mut mf = proto::MetricFamily::default();
+                mf.set_name(name.clone());
+                mf.set_help("Reported by units in Seldon meta.metrics.".to_string());
+                mf.set_field_type(match family.kind {
+                    MetricKind::Counter => proto::MetricType::COUNTER,
+                    MetricKind::Gauge => proto::MetricType::GAUGE,
+                    MetricKind::Timer => proto::MetricType::HISTOGRAM,
+                });
+                mf.set_metric(
+                    family.series.iter().map(|(labels, value)| self.sample(labels, value)).collect(),
+                );
+                mf
+            })
+            .collect()
+    }
+
+    fn sample(&self, labels: &[(String, String)], value: &SeriesValue) -> proto::Metric {
+        let pairs = labels
+            .iter()
+            .map(|(name, value)| {
+                let mut pair = proto::LabelPair::default();
+                pair.set_name(name.clone());
+                pair.set_value(value.clone());
+                pair
+            })
+            .collect();
+        let mut metric = proto::Metric::from_label(pairs);
+        match value {
+            SeriesValue::Counter(total) => {
+                let mut counter = proto::Counter::default();
+                counter.set_value(*total);
+                metric.set_counter(counter);
+            }
+            SeriesValue::Gauge(current) => {
+                let mut gauge = proto::Gauge::default();
+                gauge.set_value(*current);
+                metric.set_gauge(gauge);
+            }
+            SeriesValue::Timer(timer) => {
+                let mut cumulative = 0;
+                let buckets = self
+                    .timer_buckets
+                    .iter()
+                    .zip(&timer.counts)
+                    .map(|(&bound, &count)| {
+                        cumulative += count;
+                        let mut bucket = proto::Bucket::default();
+                        bucket.set_upper_bound(bound);
+                        bucket.set_cumulative_count(cumulative);
+                        bucket
+                    })
+                    .collect();
+                let mut histogram = proto::Histogram::default();
+                histogram.set_bucket(buckets);
+                histogram.set_sample_sum(timer.sum);
+                histogram.set_sample_count(timer.counts.iter().sum());
+                metric.set_histogram(histogram);
+            }
+        }
+        metric
+    }
+}
+
+/// Seldon's TIMER buckets in seconds: 50 bounds spaced logarithmically from 1 ms to 30 s (the
+/// text format adds `+Inf`).
+fn timer_buckets() -> Vec<f64> {
+    (0..50).map(|i| 1e-3 * 30_000f64.powf(f64::from(i) / 49.0)).collect()
+}
+
+/// Checks that Prometheus can take `metric`, `meta.metrics[index]` of an answer, and gives its
+/// family name and label pairs. A COUNTER's family ends in `_total`, the name Seldon's wrapper
+/// exposes it under.
+fn check<'m>(metric: &'m Metric, index: usize, model: &str, method: &str) -> Result<Checked<'m>> {
+    let field = format!("meta.metrics[{index}]");
+    let key = &metric.key;
+    if !is_metric_name(key) {
+        return Err(Error::internal(format!(
+            "{field}.key: '{key}' is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
+        )));
+    }
+    if let Some(prefix) = RESERVED_PREFIXES.iter().find(|p| key.starts_with(*p)) {
+        return Err(Error::internal(format!(
+            "{field}.key: '{key}': names starting '{prefix}' are the server's own"
+        )));
+    }
+    let value = metric.value;
+    let non_negative = metric.kind != MetricKind::Gauge;
+    if !value.is_finite() || (non_negative && value < 0.0) {
+        let want = if non_negative { "a finite number ≥ 0" } else { "a finite number" };
+        return Err(Error::internal(format!(
+            "{field}.value: a {} takes {want}, got {value}",
+            kind_name(metric.kind)
+        )));
+    }
+    let mut labels = BTreeMap::new();
+    for (name, value) in &metric.tags {
+        if !is_label_name(name) {
+            return Err(Error::internal(format!(
+                "{field}.tags.{name}: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting '__')"
+            )));
+        }
+        labels.insert(name.clone(), value.clone());
+    }
+    labels.insert(MODEL_LABEL.to_string(), model.to_string());
+    labels.insert(METHOD_LABEL.to_string(), method.to_string());
+    let bytes = key.len() + labels.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
+    if bytes > MAX_SERIES_BYTES {
+        return Err(Error::internal(format!(
+            "{field}.tags: metric '{key}' with its tags takes {bytes} bytes; the limit is {MAX_SERIES_BYTES}"
+        )));
+    }
+    let name = match metric.kind {
+        MetricKind::Counter if !key.ends_with("_total") => format!("{key}_total"),
+        _ => key.clone(),
+    };
+    Ok((name, labels.into_iter().collect(), metric))
+}
+
+fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    !name.starts_with("__")
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn kind_name(kind: MetricKind) -> &'static str {
+    match kind {
+        MetricKind::Counter => "COUNTER",
+        MetricKind::Gauge => "GAUGE",
+        MetricKind::Timer => "TIMER",
     }
 }
 

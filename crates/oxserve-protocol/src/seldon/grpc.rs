@@ -16,6 +16,7 @@ use prost_types::value::Kind;
 use prost_types::{ListValue, Value};
 use serde::ser::{Error as _, Serialize, Serializer};
 
+use super::component::Call;
 use super::tf::{self, TfValues};
 use super::{DataForm, PayloadKind, Reply, Target};
 use crate::elements::{ElementBuffer, Scalar, scalars};
@@ -57,6 +58,24 @@ pub fn decode_message(
         default_data::DataOneof::Tftensor(proto) => (tf::decode(&proto, &target)?, PayloadKind::TfTensor),
     };
     Ok((super::data_request(metadata, tensor, names, meta), kind))
+}
+
+/// Decodes a combiner's `SeldonMessageList`, each message as [`decode_message`] decodes one.
+/// Errors name the message at fault (`seldonMessages[1]: …`); the answer takes the first
+/// message's form.
+pub fn decode_aggregate(
+    list: pb::SeldonMessageList,
+    metadata: &ModelMetadata,
+) -> Result<(Call, PayloadKind)> {
+    let decoded = list
+        .seldon_messages
+        .into_iter()
+        .enumerate()
+        .map(|(i, message)| {
+            decode_message(message, metadata).map_err(|e| e.context(format_args!("seldonMessages[{i}]")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    super::aggregate_call(decoded)
 }
 
 /// Encodes `response` as a gRPC `SeldonMessage`, answering in the form of a request of `kind`

@@ -21,6 +21,7 @@ use serde::de::{Deserializer, IgnoredAny, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::component::Call;
 use super::tf::{self, TfValues};
 use super::{DataForm, PayloadKind, Reply};
 use crate::json_data::{self, Layout};
@@ -72,6 +73,26 @@ pub fn decode_message(body: &[u8], metadata: &ModelMetadata) -> Result<(Inferenc
         }
     };
     Ok((request, kind))
+}
+
+/// Decodes the body of `/aggregate`: a JSON list of messages or `{"seldonMessages": [...]}`, each
+/// decoded as [`decode_message`] decodes one. Errors name the message at fault
+/// (`seldonMessages[1]: data.ndarray: …`); the answer takes the first message's form.
+pub fn decode_aggregate(body: &[u8], metadata: &ModelMetadata) -> Result<(Call, PayloadKind)> {
+    let messages: Vec<&RawValue> = if body.trim_ascii_start().starts_with(b"[") {
+        serde_json::from_slice(body).map_err(|e| Error::invalid(format!("invalid JSON: {e}")))?
+    } else {
+        json_envelope::parse::<Object<MessageListIn<'_>>>(body)?.0.seldon_messages
+    };
+    let decoded = messages
+        .iter()
+        .enumerate()
+        .map(|(i, message)| {
+            decode_message(message.get().as_bytes(), metadata)
+                .map_err(|e| e.context(format_args!("seldonMessages[{i}]")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    super::aggregate_call(decoded)
 }
 
 /// Encodes `response` as a Seldon REST body, answering in the form of a request of `kind`
@@ -168,6 +189,14 @@ struct MessageIn<'a> {
     /// Accepted because Seldon's parser accepts it, and ignored: a request has no status.
     #[serde(rename = "status", default)]
     _status: Option<IgnoredAny>,
+}
+
+/// A `SeldonMessageList` as JSON; each message stays text until it is decoded on its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageListIn<'a> {
+    #[serde(rename = "seldonMessages", borrow)]
+    seldon_messages: Vec<&'a RawValue>,
 }
 
 /// `DefaultData`: column names and one of the three array forms.

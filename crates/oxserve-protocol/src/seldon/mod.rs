@@ -26,7 +26,13 @@
 //!   default class names `t:0 … t:{cols-1}` for a 2-D output, else empty.
 //! - A 0-d output sent as `ndarray` is wrapped in a one-element list, since `ndarray` is a
 //!   protobuf `ListValue` and cannot be a bare scalar.
+//!
+//! [`component`] says which unit method each component endpoint (`/predict`, `/transform-input`,
+//! `/transform-output`, `/route`, `/aggregate`) calls and how the unit's answer becomes a message.
+//! A combiner's messages (`/aggregate`) are decoded one by one with the rules above and answered
+//! in the form of the first.
 
+pub mod component;
 pub mod grpc;
 pub mod json;
 mod tf;
@@ -36,6 +42,8 @@ use oxserve_core::{
     DataType, Error, InferenceRequest, InferenceResponse, Meta, ModelMetadata, Result, Tensor,
 };
 use serde_json::value::RawValue;
+
+use self::component::Call;
 
 /// The tensor parameter that carries Seldon's column names (`data.names`, a JSON array of
 /// strings): set on the decoded input, and read from the first output for the response.
@@ -186,6 +194,17 @@ fn raw_request(
         .map_err(|e| e.context(kind.field()))?
         .with_parameters([(CONTENT_TYPE_PARAMETER.to_string(), content_type.into())].into_iter().collect());
     Ok(request(metadata, tensor, meta))
+}
+
+/// A combiner's decoded messages as a call, with the form of the first, which the answer takes
+/// (Seldon's wrapper builds a combiner's answer against its first message).
+fn aggregate_call(messages: Vec<(InferenceRequest, PayloadKind)>) -> Result<(Call, PayloadKind)> {
+    let Some(&(_, kind)) = messages.first() else {
+        return Err(Error::invalid(
+            "seldonMessages: the list is empty; a combiner needs at least one message",
+        ));
+    };
+    Ok((Call::Aggregate(messages.into_iter().map(|(request, _)| request).collect()), kind))
 }
 
 fn request(metadata: &ModelMetadata, tensor: Tensor, mut meta: Meta) -> InferenceRequest {

@@ -1,4 +1,5 @@
-//! gRPC services: V2 `inference.GRPCInferenceService`, Seldon `Model` and `Seldon`, and
+//! gRPC services: V2 `inference.GRPCInferenceService`, Seldon's component services (`Model`,
+//! `Generic`, `Transformer`, `OutputTransformer`, `Router`, `Combiner`) and `Seldon`, and
 //! `grpc.health.v1.Health`, mounted on the same axum router as the REST routes.
 
 mod inference;
@@ -10,43 +11,61 @@ use axum::Router;
 use axum::extract::Request;
 use oxserve_core::{Error, ErrorKind};
 use oxserve_protocol::pb::inference::grpc_inference_service_server::GrpcInferenceServiceServer;
+use oxserve_protocol::pb::seldon::combiner_server::CombinerServer;
+use oxserve_protocol::pb::seldon::generic_server::GenericServer;
 use oxserve_protocol::pb::seldon::model_server::ModelServer;
+use oxserve_protocol::pb::seldon::output_transformer_server::OutputTransformerServer;
+use oxserve_protocol::pb::seldon::router_server::RouterServer;
 use oxserve_protocol::pb::seldon::seldon_server::SeldonServer;
+use oxserve_protocol::pb::seldon::transformer_server::TransformerServer;
 use tonic::server::NamedService;
 use tonic_health::ServingStatus;
 use tower::{Service, ServiceExt};
 
 use crate::AppState;
 
+/// The generated `server` around `service`, refusing messages larger than `limit` with
+/// RESOURCE_EXHAUSTED and sending any size. A macro because the size setters are inherent
+/// methods of each generated type, not a trait a function could name.
+macro_rules! limited {
+    ($server:ident, $service:expr, $limit:expr) => {
+        $server::new($service).max_decoding_message_size($limit).max_encoding_message_size(usize::MAX)
+    };
+}
+
 /// The gRPC services as axum routes (`/<package.Service>/<Method>`), and the health service's
 /// handle. Messages larger than `max_request_size` are refused with RESOURCE_EXHAUSTED.
 pub async fn router(state: AppState) -> (Router, Health) {
     let limit = state.config.max_request_size;
-    let inference = GrpcInferenceServiceServer::new(inference::InferenceService::new(state.clone()))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(usize::MAX);
-    let model = ModelServer::new(seldon::SeldonService::new(state.clone()))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(usize::MAX);
-    let seldon = SeldonServer::new(seldon::SeldonService::new(state))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(usize::MAX);
+    let seldon = || seldon::SeldonService::new(state.clone());
+    let inference =
+        limited!(GrpcInferenceServiceServer, inference::InferenceService::new(state.clone()), limit);
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let health = Health { reporter };
     health.set(ServingStatus::Serving).await;
     let router = Router::new();
     let router = mount(router, inference);
-    let router = mount(router, model);
-    let router = mount(router, seldon);
+    let router = mount(router, limited!(ModelServer, seldon(), limit));
+    let router = mount(router, limited!(GenericServer, seldon(), limit));
+    let router = mount(router, limited!(TransformerServer, seldon(), limit));
+    let router = mount(router, limited!(OutputTransformerServer, seldon(), limit));
+    let router = mount(router, limited!(RouterServer, seldon(), limit));
+    let router = mount(router, limited!(CombinerServer, seldon(), limit));
+    let router = mount(router, limited!(SeldonServer, seldon(), limit));
     let router =
         mount(router, health_service).layer(axum::middleware::map_response(too_large_is_resource_exhausted));
     (router, health)
 }
 
 /// The services `grpc.health.v1.Health/Check` answers for, besides the server as a whole (`""`).
-const SERVICES: [&str; 3] = [
+const SERVICES: [&str; 8] = [
     <GrpcInferenceServiceServer<inference::InferenceService> as NamedService>::NAME,
     <ModelServer<seldon::SeldonService> as NamedService>::NAME,
+    <GenericServer<seldon::SeldonService> as NamedService>::NAME,
+    <TransformerServer<seldon::SeldonService> as NamedService>::NAME,
+    <OutputTransformerServer<seldon::SeldonService> as NamedService>::NAME,
+    <RouterServer<seldon::SeldonService> as NamedService>::NAME,
+    <CombinerServer<seldon::SeldonService> as NamedService>::NAME,
     <SeldonServer<seldon::SeldonService> as NamedService>::NAME,
 ];
 

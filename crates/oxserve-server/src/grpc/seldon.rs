@@ -1,16 +1,24 @@
-//! Seldon's gRPC services `seldon.protos.Model` (a component) and `seldon.protos.Seldon` (a
-//! deployment's front door); both predict with the same model.
+//! Seldon's gRPC services: the component ones (`Model`, `Generic`, `Transformer`,
+//! `OutputTransformer`, `Router`, `Combiner`), each calling the same unit, and `Seldon` (a
+//! deployment's front door). Every call goes through [`AppState::seldon_call`], as REST's do.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use oxserve_core::{Error, Result, Unit};
+use oxserve_core::{Error, InferenceRequest, ModelMetadata, Result, Unit};
+use oxserve_protocol::pb::seldon::combiner_server::Combiner;
+use oxserve_protocol::pb::seldon::generic_server::Generic;
 use oxserve_protocol::pb::seldon::model_server::Model;
+use oxserve_protocol::pb::seldon::output_transformer_server::OutputTransformer;
+use oxserve_protocol::pb::seldon::router_server::Router;
 use oxserve_protocol::pb::seldon::seldon_server::Seldon;
+use oxserve_protocol::pb::seldon::transformer_server::Transformer;
 use oxserve_protocol::pb::seldon::{
-    DefaultData, Feedback, SeldonGraphMetadata, SeldonMessage, SeldonModelMetadata,
+    DefaultData, Feedback, SeldonGraphMetadata, SeldonMessage, SeldonMessageList, SeldonModelMetadata,
     SeldonModelMetadataRequest, default_data, seldon_message,
 };
+use oxserve_protocol::seldon::PayloadKind;
+use oxserve_protocol::seldon::component::Call;
 use oxserve_protocol::seldon::grpc as codec;
 use tonic::{Request, Response, Status};
 
@@ -41,15 +49,39 @@ impl SeldonService {
         }
     }
 
-    async fn predict(&self, request: Request<SeldonMessage>) -> Result<Response<SeldonMessage>, Status> {
+    /// Answers one message with the unit method `call` names.
+    async fn one(
+        &self,
+        request: Request<SeldonMessage>,
+        call: fn(InferenceRequest) -> Call,
+    ) -> Result<Response<SeldonMessage>, Status> {
         let unit = self.target(&request);
         let message = request.into_inner();
+        self.answer(unit, move |metadata| {
+            codec::decode_message(message, metadata).map(|(r, kind)| (call(r), kind))
+        })
+        .await
+    }
+
+    async fn aggregate(
+        &self,
+        request: Request<SeldonMessageList>,
+    ) -> Result<Response<SeldonMessage>, Status> {
+        let unit = self.target(&request);
+        let list = request.into_inner();
+        self.answer(unit, move |metadata| codec::decode_aggregate(list, metadata)).await
+    }
+
+    async fn answer(
+        &self,
+        unit: Result<Arc<dyn Unit>>,
+        decode: impl FnOnce(&ModelMetadata) -> Result<(Call, PayloadKind)> + Send,
+    ) -> Result<Response<SeldonMessage>, Status> {
         let state = self.state.clone();
         self.state
             .observe(Protocol::SeldonGrpc, unit, |unit| async move {
-                let (request, kind) = codec::decode_message(message, unit.metadata())?;
-                let mut response = unit.predict(request).await?;
-                state.add_seldon_request_path(&mut response, unit.as_ref());
+                let (call, kind) = decode(unit.metadata())?;
+                let response = state.seldon_call(unit.as_ref(), call).await?;
                 codec::encode_message(&response, kind)
             })
             .await
@@ -62,8 +94,8 @@ impl SeldonService {
     }
 }
 
-/// Feedback to a plain model: accepted and answered with an empty message, as the Seldon
-/// wrapper answers for a model class without `send_feedback`.
+/// Feedback: accepted and answered with an empty message, as the Seldon wrapper answers for a
+/// class without `send_feedback`.
 fn feedback_accepted() -> Response<SeldonMessage> {
     Response::new(SeldonMessage {
         data_oneof: Some(seldon_message::DataOneof::Data(DefaultData {
@@ -77,7 +109,7 @@ fn feedback_accepted() -> Response<SeldonMessage> {
 #[tonic::async_trait]
 impl Model for SeldonService {
     async fn predict(&self, request: Request<SeldonMessage>) -> Result<Response<SeldonMessage>, Status> {
-        SeldonService::predict(self, request).await
+        self.one(request, Call::Predict).await
     }
 
     async fn send_feedback(&self, _: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
@@ -92,7 +124,7 @@ impl Model for SeldonService {
 #[tonic::async_trait]
 impl Seldon for SeldonService {
     async fn predict(&self, request: Request<SeldonMessage>) -> Result<Response<SeldonMessage>, Status> {
-        SeldonService::predict(self, request).await
+        self.one(request, Call::Predict).await
     }
 
     async fn send_feedback(&self, _: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
@@ -118,5 +150,78 @@ impl Seldon for SeldonService {
             outputs: metadata.outputs.clone(),
             models: HashMap::from([(metadata.name.clone(), metadata)]),
         }))
+    }
+}
+
+#[tonic::async_trait]
+impl Generic for SeldonService {
+    async fn transform_input(
+        &self,
+        request: Request<SeldonMessage>,
+    ) -> Result<Response<SeldonMessage>, Status> {
+        self.one(request, Call::TransformInput).await
+    }
+
+    async fn transform_output(
+        &self,
+        request: Request<SeldonMessage>,
+    ) -> Result<Response<SeldonMessage>, Status> {
+        self.one(request, Call::TransformOutput).await
+    }
+
+    async fn route(&self, request: Request<SeldonMessage>) -> Result<Response<SeldonMessage>, Status> {
+        self.one(request, Call::Route).await
+    }
+
+    async fn aggregate(
+        &self,
+        request: Request<SeldonMessageList>,
+    ) -> Result<Response<SeldonMessage>, Status> {
+        SeldonService::aggregate(self, request).await
+    }
+
+    async fn send_feedback(&self, _: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
+        Ok(feedback_accepted())
+    }
+}
+
+#[tonic::async_trait]
+impl Transformer for SeldonService {
+    async fn transform_input(
+        &self,
+        request: Request<SeldonMessage>,
+    ) -> Result<Response<SeldonMessage>, Status> {
+        self.one(request, Call::TransformInput).await
+    }
+}
+
+#[tonic::async_trait]
+impl OutputTransformer for SeldonService {
+    async fn transform_output(
+        &self,
+        request: Request<SeldonMessage>,
+    ) -> Result<Response<SeldonMessage>, Status> {
+        self.one(request, Call::TransformOutput).await
+    }
+}
+
+#[tonic::async_trait]
+impl Router for SeldonService {
+    async fn route(&self, request: Request<SeldonMessage>) -> Result<Response<SeldonMessage>, Status> {
+        self.one(request, Call::Route).await
+    }
+
+    async fn send_feedback(&self, _: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
+        Ok(feedback_accepted())
+    }
+}
+
+#[tonic::async_trait]
+impl Combiner for SeldonService {
+    async fn aggregate(
+        &self,
+        request: Request<SeldonMessageList>,
+    ) -> Result<Response<SeldonMessage>, Status> {
+        SeldonService::aggregate(self, request).await
     }
 }

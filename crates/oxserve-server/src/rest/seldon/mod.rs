@@ -1,6 +1,12 @@
 //! Seldon protocol REST routes, as the Seldon Core Python wrapper and executor expose them.
+//!
+//! The component endpoints (`/predict` and its aliases, `/transform-input`, `/transform-output`,
+//! `/route`, `/aggregate`) share one handler: read the body in any encoding the wrapper accepts,
+//! decode it into a [`Call`], let the unit answer, encode the answer in the request's form.
 
 mod forms;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -9,8 +15,10 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use oxserve_core::{Error, Result, Unit};
+use axum::routing::{MethodRouter, get, post};
+use oxserve_core::{Error, ErrorKind, InferenceRequest, ModelMetadata, Result, Unit};
+use oxserve_protocol::seldon::PayloadKind;
+use oxserve_protocol::seldon::component::Call;
 use oxserve_protocol::seldon::json as seldon;
 
 use super::{error_json, json_response};
@@ -19,11 +27,16 @@ use crate::body::{cpu_bound, payload_size, read_body};
 use crate::metrics::Protocol;
 
 pub fn routes() -> Router<AppState> {
+    let predict = Endpoint::One(Call::Predict);
     Router::new()
-        .route("/api/v1.0/predictions", get(predict_default).post(predict_default))
-        .route("/api/v0.1/predictions", get(predict_default).post(predict_default))
-        .route("/predict", get(predict_default).post(predict_default))
+        .route("/api/v1.0/predictions", component(predict))
+        .route("/api/v0.1/predictions", component(predict))
+        .route("/predict", component(predict))
         .route("/seldon/{namespace}/{model}/api/v1.0/predictions", get(predict_named).post(predict_named))
+        .route("/transform-input", component(Endpoint::One(Call::TransformInput)))
+        .route("/transform-output", component(Endpoint::One(Call::TransformOutput)))
+        .route("/route", component(Endpoint::One(Call::Route)))
+        .route("/aggregate", component(Endpoint::Aggregate))
         .route("/send-feedback", get(feedback).post(feedback))
         .route("/api/v1.0/feedback", post(feedback))
         .route("/api/v0.1/feedback", post(feedback))
@@ -38,16 +51,34 @@ fn error_response(error: &Error) -> Response {
     error_json(error, seldon::encode_error(error))
 }
 
-async fn predict_default(
-    state: State<AppState>,
-    headers: HeaderMap,
-    query: RawQuery,
-    body: Body,
-) -> Response {
-    let unit = state.registry.default_unit();
-    predict(state, unit, headers, query, body).await
+/// How a component endpoint reads its body.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    /// One message, for the unit method the [`Call`] variant names.
+    One(fn(InferenceRequest) -> Call),
+    /// A combiner's list of messages.
+    Aggregate,
 }
 
+impl Endpoint {
+    fn decode(self, message: &[u8], metadata: &ModelMetadata) -> Result<(Call, PayloadKind)> {
+        match self {
+            Endpoint::One(call) => seldon::decode_message(message, metadata).map(|(r, kind)| (call(r), kind)),
+            Endpoint::Aggregate => seldon::decode_aggregate(message, metadata),
+        }
+    }
+}
+
+/// GET and POST of a component endpoint, served by the default model.
+fn component(endpoint: Endpoint) -> MethodRouter<AppState> {
+    let handler = move |state: State<AppState>, headers: HeaderMap, query: RawQuery, body: Body| async move {
+        let unit = state.registry.default_unit();
+        answer(state, unit, endpoint, headers, query, body).await
+    };
+    get(handler.clone()).post(handler)
+}
+
+/// Seldon's ingress path, which names the model.
 async fn predict_named(
     state: State<AppState>,
     Path((_namespace, model)): Path<(String, String)>,
@@ -56,31 +87,40 @@ async fn predict_named(
     body: Body,
 ) -> Response {
     let unit = state.registry.get(&model, None);
-    predict(state, unit, headers, query, body).await
+    answer(state, unit, Endpoint::One(Call::Predict), headers, query, body).await
 }
 
-async fn predict(
+async fn answer(
     State(state): State<AppState>,
     unit: Result<Arc<dyn Unit>>,
+    endpoint: Endpoint,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Response {
     let limit = state.config.max_request_size;
-    let state_for_path = state.clone();
+    let app = state.clone();
     state
         .observe(Protocol::SeldonRest, unit, |unit| async move {
             let body = read_body(body, limit, None).await?;
             let message = forms::message_text(&headers, query.as_deref(), body).await?;
-            let (request, kind) =
-                cpu_bound(message.len(), || seldon::decode_message(&message, unit.metadata()))?;
-            let mut response = unit.predict(request).await?;
-            state_for_path.add_seldon_request_path(&mut response, unit.as_ref());
+            let (call, kind) = cpu_bound(message.len(), || endpoint.decode(&message, unit.metadata()))?;
+            let response = app.seldon_call(unit.as_ref(), call).await.map_err(lacking_is_bad_data)?;
             cpu_bound(payload_size(&response), || seldon::encode_message(&response, kind))
         })
         .await
         .map(|body| json_response(StatusCode::OK, body))
         .unwrap_or_else(|e| error_response(&e))
+}
+
+/// Seldon's wrapper answers a call to a method the unit lacks (`/route` to a plain model:
+/// "Route not defined") as the caller's mistake, 400 `MICROSERVICE_BAD_DATA`; clients and the
+/// executor expect that rather than HTTP's 501.
+fn lacking_is_bad_data(error: Error) -> Error {
+    match error.kind {
+        ErrorKind::Unimplemented => Error::invalid(error.message),
+        _ => error,
+    }
 }
 
 /// Feedback to a plain model: accepted and answered with an empty message, as the Seldon
