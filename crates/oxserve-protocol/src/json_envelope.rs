@@ -19,6 +19,12 @@ pub(crate) fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T> {
     if text.trim_ascii_start().starts_with('[') {
         return Err(Error::invalid("the body must be a JSON object, not a list"));
     }
+    // Tracking the path costs as much as the parse itself on a small body, so it is paid only
+    // when the body turns out to be bad and the error needs the field's name.
+    let mut de = serde_json::Deserializer::from_str(text);
+    if let Ok(value) = T::deserialize(&mut de).and_then(|value| de.end().map(|()| value)) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
