@@ -17,7 +17,9 @@ def _model_class(spec):
     try:
         module = importlib.import_module(module_name)
     except Exception as e:
-        raise StartupError(f"class {class_name}: cannot import module '{module_name}': {type(e).__name__}: {e}") from e
+        raise StartupError(
+            f"class {class_name}: cannot import module '{module_name}': {type(e).__name__}: {e}"
+        ) from e
     cls = getattr(module, class_name, None)
     if cls is None:
         raise StartupError(f"module '{module_name}' has no class {class_name}")
@@ -28,13 +30,17 @@ def _model_class(spec):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m oxserve", description=__doc__)
-    parser.add_argument("--model-class", required=True, help="module:Class (or module.Class), an oxserve.Model")
+    parser.add_argument(
+        "--model-class", required=True, help="module:Class (or module.Class), an oxserve.Model"
+    )
     parser.add_argument("--model-name", help="name the model is served under (default: the class name)")
     parser.add_argument("--http-port", type=int, default=int(os.environ.get("OXSERVE_HTTP_PORT", "8080")))
     parser.add_argument("--grpc-port", type=int, default=int(os.environ.get("OXSERVE_GRPC_PORT", "8081")))
     parser.add_argument("--workers", type=int, default=1, help="processes sharing the ports")
     parser.add_argument("--max-batch-size", type=int, default=0, help="batch concurrent requests (0: off)")
-    parser.add_argument("--max-batch-time", type=float, default=0.0, help="seconds a request may wait for a batch")
+    parser.add_argument(
+        "--max-batch-time", type=float, default=0.0, help="seconds a request may wait for a batch"
+    )
     parser.add_argument("--instances", type=int, default=1, help="concurrent predict calls (Python threads)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds a call may take (0: no bound)")
     args = parser.parse_args(argv)

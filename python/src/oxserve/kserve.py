@@ -153,7 +153,9 @@ class KServeHandler(Handler):
         if not self.model.ready:
             loaded = _wire.resolve(self.model.load())
             if not (self.model.ready or loaded is True):
-                raise StartupError(f"model '{self.name}': {type(self.model).__qualname__}.load() left it not ready")
+                raise StartupError(
+                    f"model '{self.name}': {type(self.model).__qualname__}.load() left it not ready"
+                )
             self.model.ready = True
         self.calls = [
             (method, _takes_headers(method))
@@ -188,7 +190,9 @@ class ModelServer:
         instances=1,
         **scheduling_options,
     ):
-        self.options = dict(host=host, http_port=http_port, grpc_port=grpc_port, workers=workers, log_level=log_level)
+        self.options = dict(
+            host=host, http_port=http_port, grpc_port=grpc_port, workers=workers, log_level=log_level
+        )
         self.settings = scheduling(max_batch_size, max_batch_time, instances, **scheduling_options)
 
     def start(self, models):

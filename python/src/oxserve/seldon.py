@@ -94,7 +94,11 @@ def _from_seldon(message):
         raise MicroserviceException(
             f"a *_raw method must return a Seldon message dict, got {type(message).__name__}", 500
         )
-    if "status" in message and isinstance(message["status"], dict) and message["status"].get("code", 200) >= 400:
+    if (
+        "status" in message
+        and isinstance(message["status"], dict)
+        and message["status"].get("code", 200) >= 400
+    ):
         status = message["status"]
         raise MicroserviceException(status.get("info", "failed"), status["code"])
     meta = message.get("meta", {})
@@ -333,7 +337,9 @@ def load_class(interface_name):
     try:
         module = importlib.import_module(module_name)
     except Exception as e:
-        raise StartupError(f"class {class_name}: cannot import module '{module_name}': {type(e).__name__}: {e}") from e
+        raise StartupError(
+            f"class {class_name}: cannot import module '{module_name}': {type(e).__name__}: {e}"
+        ) from e
     try:
         return getattr(module, class_name)
     except AttributeError:
@@ -347,7 +353,8 @@ def check_service_type(cls, service_type):
     methods = SERVICE_TYPES[service_type]
     if not any(callable(getattr(cls, m, None)) for m in methods):
         raise StartupError(
-            f"class {cls.__qualname__} cannot serve as {service_type}: it has no method {methods[0]} (or {methods[1]})"
+            f"class {cls.__qualname__} cannot serve as {service_type}: "
+            f"it has no method {methods[0]} (or {methods[1]})"
         )
 
 
@@ -365,14 +372,22 @@ def main(argv=None):
     parser.add_argument(
         "--log-level", default=_env("SELDON_LOG_LEVEL", "INFO"), choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
-    parser.add_argument("--http-port", type=int, default=int(_env("PREDICTIVE_UNIT_HTTP_SERVICE_PORT", "9000")))
-    parser.add_argument("--grpc-port", type=int, default=int(_env("PREDICTIVE_UNIT_GRPC_SERVICE_PORT", "5000")))
-    parser.add_argument("--metrics-port", type=int, default=int(_env("PREDICTIVE_UNIT_METRICS_SERVICE_PORT", "6000")))
+    parser.add_argument(
+        "--http-port", type=int, default=int(_env("PREDICTIVE_UNIT_HTTP_SERVICE_PORT", "9000"))
+    )
+    parser.add_argument(
+        "--grpc-port", type=int, default=int(_env("PREDICTIVE_UNIT_GRPC_SERVICE_PORT", "5000"))
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, default=int(_env("PREDICTIVE_UNIT_METRICS_SERVICE_PORT", "6000"))
+    )
     parser.add_argument("--workers", type=int, default=int(_env("GUNICORN_WORKERS", "1")))
     parser.add_argument("--threads", type=int, default=int(_env("GUNICORN_THREADS", "1")))
     parser.add_argument("--max-batch-size", type=int, default=0)
     parser.add_argument("--max-batch-time", type=float, default=0.0)
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds a call may take (0: no bound)")
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds a call may take (0: no bound)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level)
     try:
@@ -382,12 +397,18 @@ def main(argv=None):
         check_service_type(cls, args.service_type)
         user = cls(**parse_parameters(args.parameters))
         name = os.environ.get("PREDICTIVE_UNIT_ID", cls.__name__)
-        handler = SeldonHandler(user, name, scheduling(args.max_batch_size, args.max_batch_time, args.threads, 0, args.timeout))
+        handler = SeldonHandler(
+            user, name, scheduling(args.max_batch_size, args.max_batch_time, args.threads, 0, args.timeout)
+        )
     except StartupError as e:
         print(f"oxserve-microservice: {e}", file=sys.stderr)
         raise SystemExit(1) from None
     if args.metrics_port != args.http_port:
-        log.info("metrics are served at /metrics on the HTTP port %d (--metrics-port %d is not used)", args.http_port, args.metrics_port)
+        log.info(
+            "metrics are served at /metrics on the HTTP port %d (--metrics-port %d is not used)",
+            args.http_port,
+            args.metrics_port,
+        )
     serve(
         lambda: [handler],
         http_port=args.http_port,

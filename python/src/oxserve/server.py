@@ -10,8 +10,9 @@ from . import _native
 
 log = logging.getLogger("oxserve")
 
-# A worker that exits this soon after it started failed at start-up (a port in use, a model that
-# does not load): restarting it would fail the same way, so the whole server stops instead.
+# A worker that exits with an error this soon after it started failed at start-up (a port in use,
+# a model that does not load): restarting it would fail the same way, so the whole server stops
+# instead. A worker killed by a signal is always replaced.
 STARTUP_GRACE = 5.0
 
 
@@ -104,7 +105,7 @@ def _supervise(make_handlers, options, workers):
         if began is None or stopping:
             continue
         code = os.waitstatus_to_exitcode(status)
-        if code != 0 and time.monotonic() - began < STARTUP_GRACE:
+        if code > 0 and time.monotonic() - began < STARTUP_GRACE:
             print(f"oxserve: worker {pid} failed at start-up (exit {code}); stopping", file=sys.stderr)
             failed = True
             stop(signal.SIGTERM, None)

@@ -1,0 +1,83 @@
+"""Seldon Core user classes for the tests, written as Seldon's documentation teaches (plain
+classes, no import of seldon_core or oxserve), served with `oxserve-microservice`."""
+
+import joblib
+import numpy as np
+
+
+class BadRequest(Exception):
+    """Stands in for seldon_core's SeldonMicroserviceException: a message and a status_code."""
+
+    def __init__(self, message, status_code=400):
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class Iris:
+    def __init__(self, model_path, threshold=0.5):
+        self.model_path = model_path
+        self.threshold = threshold
+        self.clf = None
+
+    def load(self):
+        self.clf = joblib.load(self.model_path)
+
+    # No `meta` argument: the wrapper's first call raises TypeError and it retries without it.
+    def predict(self, X, features_names):
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != 4:
+            raise BadRequest(f"expected rows of 4 features, got shape {list(X.shape)}")
+        if X[0, 0] < 0:
+            raise RuntimeError("negative sepal length")
+        return self.clf.predict_proba(X)
+
+    def class_names(self):
+        return ["setosa", "versicolor", "virginica"]
+
+    def tags(self):
+        return {"threshold": self.threshold}
+
+    def metrics(self):
+        return [{"type": "COUNTER", "key": "iris_requests_total", "value": 1}]
+
+    def send_feedback(self, features, feature_names, reward, truth, routing=None):
+        return []
+
+
+class Echo:
+    """`meta` taken as a keyword; strings and JSON answered in kind; runtime tags."""
+
+    def predict(self, X, features_names, meta=None):
+        from oxserve import SeldonResponse
+
+        if isinstance(X, dict):
+            return {"echo": X, "puid_seen": bool(meta.get("puid"))}
+        if isinstance(X, str):
+            return X[::-1]
+        return SeldonResponse(np.asarray(X) * 2, tags={"runtime": True})
+
+
+class BadMetric:
+    def predict(self, X, features_names):
+        return X
+
+    def metrics(self):
+        return [{"type": "GAUGE", "key": "no_value"}]
+
+
+class Raw:
+    def predict_raw(self, message):
+        values = message["data"]["ndarray"]
+        return {
+            "data": {"names": ["sum"], "ndarray": [[sum(row)] for row in values]},
+            "meta": {"tags": {"raw": 1}},
+        }
+
+
+class Transformer:
+    def transform_input(self, X, features_names):
+        return np.asarray(X) / 10
+
+
+class NoMethods:
+    pass

@@ -1,0 +1,125 @@
+"""The KServe contract: an `oxserve.Model` subclass served by `python -m oxserve --model-class`
+(or `ModelServer().start`), answering V1 and V2 REST and V2 gRPC."""
+
+import numpy as np
+import pytest
+import requests
+import tritonclient.grpc as grpcclient
+
+from conftest import TIMEOUT, Server, python_command
+
+
+def kserve_server(iris, model_class, *flags):
+    path, _, _ = iris
+    args = python_command(
+        "-m",
+        "oxserve",
+        "--model-class",
+        model_class,
+        "--http-port",
+        "{http}",
+        "--grpc-port",
+        "{grpc}",
+        *flags,
+    )
+    return Server(args, env={"IRIS_MODEL": str(path)})
+
+
+@pytest.fixture(scope="module")
+def server(iris):
+    server = kserve_server(iris, "kserve_models:KServeIris", "--model-name", "iris", "--timeout", "1").start()
+    yield server
+    server.stop()
+
+
+def test_v1_instances_in_predictions_out(server, iris):
+    _, X, clf = iris
+    response = requests.post(
+        server.url("/v1/models/iris:predict"), json={"instances": X[:4].tolist()}, timeout=TIMEOUT
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"predictions": clf.predict(X[:4]).tolist()}
+    assert requests.get(server.url("/v1/models/iris"), timeout=TIMEOUT).json()["ready"] is True
+
+
+def test_v2_rest_reaches_the_same_methods(server, iris):
+    _, X, clf = iris
+    body = {
+        "inputs": [
+            {"name": "instances", "datatype": "FP32", "shape": [2, 4], "data": X[60:62].ravel().tolist()}
+        ]
+    }
+    out = requests.post(server.url("/v2/models/iris/infer"), json=body, timeout=TIMEOUT).json()
+    assert out["outputs"][0]["name"] == "predictions"
+    assert out["outputs"][0]["data"] == clf.predict(X[60:62]).tolist()
+
+
+def test_v2_grpc(server, iris):
+    _, X, clf = iris
+    client = grpcclient.InferenceServerClient(server.grpc_target)
+    x = grpcclient.InferInput("instances", [3, 4], "FP32")
+    x.set_data_from_numpy(X[100:103])
+    assert client.infer("iris", [x]).as_numpy("predictions").tolist() == clf.predict(X[100:103]).tolist()
+
+
+def test_exception_is_a_500_and_serving_goes_on(server, iris):
+    _, X, _ = iris
+    response = requests.post(
+        server.url("/v1/models/iris:predict"), json={"instances": [[-1, 1, 1, 1]]}, timeout=TIMEOUT
+    )
+    assert response.status_code == 500
+    assert "sepal length cannot be negative" in response.json()["error"]
+    response = requests.post(
+        server.url("/v1/models/iris:predict"), json={"instances": X[:1].tolist()}, timeout=TIMEOUT
+    )
+    assert response.status_code == 200
+
+
+def test_hung_predict_answers_504_after_the_timeout(server):
+    response = requests.post(
+        server.url("/v1/models/iris:predict"), json={"instances": [[99, 1, 1, 1]]}, timeout=TIMEOUT
+    )
+    assert response.status_code == 504
+    assert requests.get(server.url("/v2/health/live"), timeout=2).status_code == 200
+
+
+def test_async_def_model_with_infer_response(iris, server_factory):
+    _, X, clf = iris
+    path, _, _ = iris
+    server = server_factory(
+        python_command(
+            "-m",
+            "oxserve",
+            "--model-class",
+            "kserve_models.AsyncIris",
+            "--http-port",
+            "{http}",
+            "--grpc-port",
+            "{grpc}",
+        ),
+        env={"IRIS_MODEL": str(path)},
+    )
+    body = {
+        "inputs": [
+            {"name": "x", "datatype": "FP64", "shape": [2, 4], "data": X[:2].astype(float).ravel().tolist()}
+        ]
+    }
+    out = requests.post(server.url("/v2/models/AsyncIris/infer"), json=body, timeout=TIMEOUT).json()
+    assert out["outputs"][0]["name"] == "proba"
+    np.testing.assert_allclose(
+        np.reshape(out["outputs"][0]["data"], (2, 3)), clf.predict_proba(X[:2]), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "model_class, message",
+    [
+        ("kserve_models:NoPredict", "class NoPredict does not override method predict"),
+        ("no_such_module:Model", "class Model: cannot import module 'no_such_module'"),
+        ("kserve_models:Missing", "module 'kserve_models' has no class Missing"),
+    ],
+)
+def test_startup_errors_name_the_class_and_method(iris, model_class, message):
+    server = kserve_server(iris, model_class)
+    assert server.run() == 1
+    assert message in server.output()

@@ -1,0 +1,166 @@
+"""The Seldon Core contract: plain user classes served by `oxserve-microservice` with Seldon's
+flags and environment variables; Seldon REST and gRPC, tags, metrics, class names, raw methods,
+exceptions with their status."""
+
+import json
+
+import grpc
+import numpy as np
+import pytest
+import requests
+
+from conftest import TIMEOUT, Server, microservice_command
+
+PARAMETERS = (
+    '[{"name":"model_path","value":"%s","type":"STRING"},{"name":"threshold","value":"0.7","type":"FLOAT"}]'
+)
+
+
+def microservice(interface_name, *flags, env=None):
+    server = Server(microservice_command(interface_name, *flags), env=env)
+    # Seldon's variables name the ports, as the Seldon operator sets them.
+    server.env["PREDICTIVE_UNIT_HTTP_SERVICE_PORT"] = str(server.http_port)
+    server.env["PREDICTIVE_UNIT_GRPC_SERVICE_PORT"] = str(server.grpc_port)
+    return server
+
+
+@pytest.fixture(scope="module")
+def iris_server(iris):
+    path, _, _ = iris
+    server = microservice(
+        "seldon_models.Iris",
+        "--service-type",
+        "MODEL",
+        env={"PREDICTIVE_UNIT_PARAMETERS": PARAMETERS % path, "PREDICTIVE_UNIT_ID": "iris-unit"},
+    ).start("/health/ping")
+    yield server
+    server.stop()
+
+
+def predict(server, body):
+    return requests.post(server.url("/api/v1.0/predictions"), json=body, timeout=TIMEOUT)
+
+
+def test_ndarray_prediction_with_class_names_tags_and_metrics(iris_server, iris):
+    _, X, clf = iris
+    response = predict(iris_server, {"data": {"names": ["a", "b", "c", "d"], "ndarray": X[:2].tolist()}})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["data"]["names"] == ["setosa", "versicolor", "virginica"]
+    np.testing.assert_allclose(body["data"]["ndarray"], clf.predict_proba(X[:2]))
+    assert body["meta"]["tags"] == {"threshold": 0.7}  # typed from PREDICTIVE_UNIT_PARAMETERS
+    assert body["meta"]["metrics"] == [{"key": "iris_requests_total", "type": "COUNTER", "value": 1.0}]
+    assert list(body["meta"]["requestPath"]) == ["iris-unit"]  # PREDICTIVE_UNIT_ID
+
+
+def test_tensor_request_answers_as_tensor_and_keeps_puid(iris_server, iris):
+    _, X, clf = iris
+    body = {
+        "meta": {"puid": "abc", "tags": {"caller": "x"}},
+        "data": {"tensor": {"shape": [1, 4], "values": X[0].tolist()}},
+    }
+    out = predict(iris_server, body).json()
+    assert out["data"]["tensor"]["shape"] == [1, 3]
+    assert out["meta"]["puid"] == "abc"
+    assert out["meta"]["tags"] == {"caller": "x", "threshold": 0.7}
+
+
+def test_seldon_grpc_predict(iris_server, iris, seldon_pb):
+    _, X, clf = iris
+    pb, pb_grpc = seldon_pb
+    with grpc.insecure_channel(iris_server.grpc_target) as channel:
+        stub = pb_grpc.ModelStub(channel)
+        request = pb.SeldonMessage(data=pb.DefaultData(tensor=pb.Tensor(shape=[1, 4], values=X[1].tolist())))
+        response = stub.Predict(request, timeout=TIMEOUT)
+    assert list(response.data.names) == ["setosa", "versicolor", "virginica"]
+    assert list(response.data.tensor.values) == pytest.approx(clf.predict_proba(X[1:2]).ravel().tolist())
+
+
+def test_user_exception_with_status_code_answers_that_status(iris_server):
+    response = predict(iris_server, {"data": {"ndarray": [1, 2, 3]}})
+    assert response.status_code == 400
+    assert response.json()["status"]["info"] == "expected rows of 4 features, got shape [3]"
+
+
+def test_other_exceptions_are_500_and_serving_goes_on(iris_server, iris):
+    _, X, _ = iris
+    response = predict(iris_server, {"data": {"ndarray": [[-1, 1, 1, 1]]}})
+    assert response.status_code == 500
+    assert "RuntimeError: negative sepal length" in response.json()["status"]["info"]
+    assert predict(iris_server, {"data": {"ndarray": X[:1].tolist()}}).status_code == 200
+
+
+def test_feedback(iris_server, iris):
+    _, X, _ = iris
+    body = {"request": {"data": {"ndarray": X[:1].tolist()}}, "reward": 1.0}
+    response = requests.post(iris_server.url("/api/v1.0/feedback"), json=body, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+
+
+def test_json_str_and_runtime_tags(server_factory):
+    del server_factory
+    server = microservice("seldon_models.Echo").start("/health/ping")
+    try:
+        out = predict(server, {"jsonData": {"a": [1, 2]}, "meta": {"puid": "p"}}).json()
+        assert out["jsonData"] == {"echo": {"a": [1, 2]}, "puid_seen": True}
+        assert predict(server, {"strData": "abc"}).json()["strData"] == "cba"
+        out = predict(server, {"data": {"ndarray": [[1, 2]]}}).json()
+        assert out["data"]["ndarray"] == [[2, 4]]
+        assert out["meta"]["tags"] == {"runtime": True}
+    finally:
+        server.stop()
+
+
+def test_predict_raw_gets_the_whole_message():
+    server = microservice("seldon_models.Raw").start("/health/ping")
+    try:
+        out = predict(server, {"data": {"ndarray": [[1, 2], [3, 4]]}}).json()
+        assert out["data"] == {"names": ["sum"], "ndarray": [[3], [7]]}
+        assert out["meta"]["tags"] == {"raw": 1}
+    finally:
+        server.stop()
+
+
+def test_invalid_custom_metric_is_a_500_naming_it():
+    server = microservice("seldon_models.BadMetric").start("/health/ping")
+    try:
+        response = predict(server, {"data": {"ndarray": [[1]]}})
+        assert response.status_code == 500
+        assert "metrics[0]" in response.json()["status"]["info"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        (["seldon_models.NoMethods"], {}, "class NoMethods cannot serve as MODEL: it has no method predict"),
+        (
+            ["seldon_models.Iris", "--service-type", "ROUTER"],
+            {},
+            "class Iris cannot serve as ROUTER: it has no method route",
+        ),
+        (["missing_module.Model"], {}, "class Model: cannot import module 'missing_module'"),
+        (
+            ["seldon_models.Iris"],
+            {"PREDICTIVE_UNIT_PARAMETERS": '[{"name":"threshold","value":"x","type":"FLOAT"}]'},
+            "parameters[0]",
+        ),
+        (["seldon_models.Iris"], {"PREDICTIVE_UNIT_PARAMETERS": "[]"}, "model_path"),
+    ],
+)
+def test_startup_errors_are_clear(args, env, message):
+    server = microservice(*args, env=env)
+    assert server.run() == 1
+    assert message in server.output()
+
+
+def test_metadata_from_the_class(tmp_path):
+    del tmp_path
+    server = microservice("seldon_models.Transformer", "--service-type", "TRANSFORMER").start("/health/ping")
+    try:
+        body = requests.get(server.url("/metadata"), timeout=TIMEOUT).json()
+        assert body["name"] == "Transformer"
+        assert json.dumps(body)
+    finally:
+        server.stop()
