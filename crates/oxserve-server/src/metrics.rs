@@ -677,4 +677,58 @@ mod tests {
         assert!(text.contains("oxserve_request_duration_seconds_bucket"));
         assert!(text.contains("process_resident_memory_bytes"));
     }
+
+    fn answer(metrics: Vec<Metric>) -> Answer {
+        let mut response = oxserve_core::InferenceResponse::default();
+        response.meta.metrics = metrics;
+        Answer { response, own_metrics_from: 0 }
+    }
+
+    fn counter(key: &str, tag: &str) -> Metric {
+        Metric {
+            key: key.into(),
+            kind: MetricKind::Counter,
+            value: 1.0,
+            tags: [("id".to_string(), tag.to_string())].into(),
+        }
+    }
+
+    #[test]
+    fn unit_series_past_the_limit_are_dropped_and_counted() {
+        let m = Metrics::with_unit_metrics_in_answers(true);
+        let many = (0..MAX_UNIT_SERIES + 2).map(|i| counter("requests_by_id", &i.to_string())).collect();
+        m.publish_unit_metrics("m", "predict", &mut answer(many)).unwrap();
+        // Series already kept still count; new ones are dropped.
+        m.publish_unit_metrics("m", "predict", &mut answer(vec![counter("requests_by_id", "0")])).unwrap();
+        m.publish_unit_metrics("m", "predict", &mut answer(vec![counter("other", "x")])).unwrap();
+        let text = m.render();
+        assert!(text.contains(r#"requests_by_id_total{id="0",method="predict",model_name="m"} 2"#), "{text}");
+        assert!(!text.contains("other_total"), "{text}");
+        assert!(text.contains("oxserve_unit_metrics_dropped_total 3"), "{text}");
+        assert_eq!(text.matches("requests_by_id_total{").count(), MAX_UNIT_SERIES);
+    }
+
+    #[test]
+    fn unit_tags_named_like_server_labels_give_way() {
+        let m = Metrics::with_unit_metrics_in_answers(true);
+        let mut metric = counter("calls", "1");
+        metric.tags.insert(MODEL_LABEL.into(), "spoofed".into());
+        m.publish_unit_metrics("real", "router", &mut answer(vec![metric])).unwrap();
+        assert!(m.render().contains(r#"calls_total{id="1",method="router",model_name="real"} 1"#));
+    }
+
+    #[test]
+    fn the_answer_keeps_unit_metrics_unless_configured_otherwise() {
+        let from_caller = counter("caller", "c");
+        let mut kept = answer(vec![from_caller.clone(), counter("own", "o")]);
+        kept.own_metrics_from = 1;
+        let mut dropped = kept.clone();
+        Metrics::with_unit_metrics_in_answers(true).publish_unit_metrics("m", "predict", &mut kept).unwrap();
+        assert_eq!(kept.response.meta.metrics.len(), 2);
+        let m = Metrics::with_unit_metrics_in_answers(false);
+        m.publish_unit_metrics("m", "predict", &mut dropped).unwrap();
+        assert_eq!(dropped.response.meta.metrics, [from_caller]);
+        let text = m.render();
+        assert!(text.contains("own_total") && !text.contains("caller_total"), "{text}");
+    }
 }

@@ -398,6 +398,21 @@ mod tests {
     }
 
     #[test]
+    fn aggregate_decodes_each_message_and_answers_in_the_first_form() {
+        let list = pb::SeldonMessageList {
+            seldon_messages: vec![ndarray_message(vec![Value::from(1.0)]), dense_message(&[1], &[2.0])],
+        };
+        let (call, kind) = decode_aggregate(list, &model(&[])).unwrap();
+        let Call::Aggregate(messages) = call else { panic!("expected an aggregate call") };
+        assert_eq!((kind, messages.len()), (PayloadKind::Ndarray, 2));
+        let e = decode_aggregate(pb::SeldonMessageList::default(), &model(&[])).unwrap_err();
+        assert!(e.message.starts_with("seldonMessages: the list is empty"), "{}", e.message);
+        let list = pb::SeldonMessageList { seldon_messages: vec![dense_message(&[2], &[1.0])] };
+        let e = decode_aggregate(list, &model(&[])).unwrap_err();
+        assert!(e.message.starts_with("seldonMessages[0]: data.tensor.values: 1 values"), "{}", e.message);
+    }
+
+    #[test]
     fn tensor_doubles_take_the_declared_datatype() {
         let (r, kind) =
             decode(dense_message(&[2, 2], &[1.0, 2.0, 3.0, 4.5]), &[("x", DataType::Fp32)]).unwrap();

@@ -552,6 +552,25 @@ mod tests {
     }
 
     #[test]
+    fn aggregate_takes_a_list_or_seldon_messages_and_answers_in_the_first_form() {
+        let list = r#"[{"strData":"a","meta":{"puid":"p"}},{"data":{"ndarray":[[1,2]]}}]"#;
+        for body in [list.to_string(), format!(r#" {{"seldonMessages":{list}}}"#)] {
+            let (call, kind) = decode_aggregate(body.as_bytes(), &model(&[])).unwrap();
+            let Call::Aggregate(messages) = call else { panic!("expected an aggregate call") };
+            assert_eq!(kind, PayloadKind::StrData);
+            assert_eq!(messages.len(), 2);
+            assert_eq!(messages[0].meta.puid, "p");
+            assert_eq!(messages[1].inputs[0].shape, vec![1, 2]);
+        }
+        let error = |body: &str| decode_aggregate(body.as_bytes(), &model(&[])).unwrap_err().message;
+        assert!(error("[]").starts_with("seldonMessages: the list is empty"));
+        assert!(error(r#"[{"strData":"a"},{}]"#).starts_with("seldonMessages[1]: no payload"));
+        assert!(error(r#"{"seldonMessages":[1]}"#).starts_with("seldonMessages[0]: invalid type: integer"));
+        assert!(error("[1,").starts_with("invalid JSON"));
+        assert!(error(r#"{"seldonMessage":[]}"#).starts_with("seldonMessage: unknown field"));
+    }
+
+    #[test]
     fn numeric_responses_mirror_the_request_form() {
         let y = fp32(vec![2, 2], &[0.82, 0.18, 0.35, 0.65]);
         assert_eq!(

@@ -75,7 +75,7 @@ fn component(endpoint: Endpoint) -> MethodRouter<AppState> {
         let unit = state.registry.default_unit();
         answer(state, unit, endpoint, headers, query, body).await
     };
-    get(handler.clone()).post(handler)
+    get(handler).post(handler)
 }
 
 /// Seldon's ingress path, which names the model.
