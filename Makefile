@@ -10,14 +10,14 @@ MODELS := examples/models
 HTTP_PORT ?= 8080
 GRPC_PORT ?= 8081
 
-.PHONY: serve test build models lint rust-test e2e-test clean toolchain bench
+.PHONY: serve test build models lint rust-test e2e-test python-develop python-test clean toolchain bench
 
 serve: $(VENV)/.serve-deps models toolchain
 	$(CARGO) build --release --bin oxserve
 	./target/release/oxserve serve --model-repository $(MODELS) --default-model iris \
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
 
-test: $(VENV)/.test-deps toolchain lint rust-test e2e-test
+test: $(VENV)/.test-deps toolchain lint rust-test e2e-test python-test
 
 # oxserve against MLServer, KServe, Triton and Seldon's wrapper; writes bench/RESULTS.md (~25 min;
 # BENCH_QUICK=1 for short runs). bench/run.py installs the peers into bench/.venvs (see bench/README.md).
@@ -45,6 +45,11 @@ $(VENV)/.test-deps: tests/requirements.txt $(VENV)/.serve-deps
 	$(VPY) -m pip install --quiet -r tests/requirements.txt
 	touch $@
 
+# The Python package's tests also train scikit-learn models and build the package with maturin.
+$(VENV)/.python-deps: python/tests/requirements.txt $(VENV)/.test-deps
+	$(VPY) -m pip install --quiet -r python/tests/requirements.txt
+	touch $@
+
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
@@ -53,8 +58,8 @@ toolchain:
 lint: $(VENV)/.test-deps toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(VENV)/bin/ruff format --check examples tests bench
-	$(VENV)/bin/ruff check examples tests bench
+	$(VENV)/bin/ruff format --check examples tests bench python
+	$(VENV)/bin/ruff check examples tests bench python
 
 # The ONNX runtime tests write their models with examples/make_models.py from the venv.
 rust-test: $(VENV)/.serve-deps toolchain
@@ -65,6 +70,15 @@ e2e-test: $(VENV)/.test-deps toolchain
 	$(CARGO) build --bin oxserve
 	OXSERVE_BIN=$(abspath target/debug/oxserve) $(VPY) -m pytest -q tests/e2e
 
+# The `oxserve` Python package (python/, with the extension from bindings/python), built in debug
+# mode and installed into .venv in place, so that edits to python/src take effect without a rebuild.
+python-develop: $(VENV)/.python-deps toolchain
+	cd python && VIRTUAL_ENV=$(abspath $(VENV)) $(abspath $(VENV))/bin/maturin develop --quiet
+
+# The three user contracts (Seldon, KServe, typed) served from Python, driven by real clients.
+python-test: python-develop
+	cd python/tests && $(abspath $(VPY)) -m pytest -q
+
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(MODELS)
+	rm -rf $(VENV) $(MODELS) python/src/oxserve/_native*.so

@@ -19,8 +19,9 @@ from .server import serve as _serve
 from .typed import TypedModel, model
 
 
-def serve(models, *, http_port=8080, grpc_port=8081, workers=1, **options):
-    """Serves typed models (made with :func:`model`) until SIGTERM or Ctrl-C."""
+def serve(models, *, http_port=None, grpc_port=None, workers=1, **options):
+    """Serves typed models (made with :func:`model`) until SIGTERM or Ctrl-C; ports left out come
+    from ``OXSERVE_HTTP_PORT`` and ``OXSERVE_GRPC_PORT``, else 8080 and 8081."""
     models = list(models)
     _serve(lambda: models, http_port=http_port, grpc_port=grpc_port, workers=workers, **options)
 

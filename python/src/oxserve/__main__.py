@@ -34,8 +34,8 @@ def main(argv=None):
         "--model-class", required=True, help="module:Class (or module.Class), an oxserve.Model"
     )
     parser.add_argument("--model-name", help="name the model is served under (default: the class name)")
-    parser.add_argument("--http-port", type=int, default=int(os.environ.get("OXSERVE_HTTP_PORT", "8080")))
-    parser.add_argument("--grpc-port", type=int, default=int(os.environ.get("OXSERVE_GRPC_PORT", "8081")))
+    parser.add_argument("--http-port", type=int, help="REST port (default: $OXSERVE_HTTP_PORT, else 8080)")
+    parser.add_argument("--grpc-port", type=int, help="gRPC port (default: $OXSERVE_GRPC_PORT, else 8081)")
     parser.add_argument("--workers", type=int, default=1, help="processes sharing the ports")
     parser.add_argument("--max-batch-size", type=int, default=0, help="batch concurrent requests (0: off)")
     parser.add_argument(

@@ -171,7 +171,8 @@ class KServeHandler(Handler):
 
 class ModelServer:
     """Serves KServe-shaped models from the Rust core: V1 (``/v1/models/<name>:predict``) and V2
-    REST on ``http_port``, V2 gRPC on ``grpc_port``.
+    REST on ``http_port``, V2 gRPC on ``grpc_port`` (left out: ``OXSERVE_HTTP_PORT`` and
+    ``OXSERVE_GRPC_PORT``, else 8080 and 8081).
 
     ``max_batch_size`` above 1 lets the Rust scheduler batch concurrent requests into one
     ``predict`` call (stacked along the first dimension); ``workers`` starts that many processes
@@ -180,8 +181,8 @@ class ModelServer:
 
     def __init__(
         self,
-        http_port=8080,
-        grpc_port=8081,
+        http_port=None,
+        grpc_port=None,
         workers=1,
         host="0.0.0.0",
         log_level="info",

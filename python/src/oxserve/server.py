@@ -20,8 +20,8 @@ def serve(
     make_handlers,
     *,
     host="0.0.0.0",
-    http_port=8080,
-    grpc_port=8081,
+    http_port=None,
+    grpc_port=None,
     workers=1,
     log_level="info",
     default_model=None,
@@ -32,10 +32,17 @@ def serve(
 ):
     """Serves the handlers that ``make_handlers()`` returns until SIGTERM or Ctrl-C.
 
+    Ports left out come from ``OXSERVE_HTTP_PORT`` and ``OXSERVE_GRPC_PORT`` (as for the
+    ``oxserve serve`` command), else 8080 and 8081.
+
     ``make_handlers`` runs in the serving process, so with ``workers > 1`` each worker process
     loads its own copy of the model once; the workers share the ports (SO_REUSEPORT), the kernel
     spreads connections over them, and a worker that dies is started again.
     """
+    if http_port is None:
+        http_port = os.environ.get("OXSERVE_HTTP_PORT", "8080")
+    if grpc_port is None:
+        grpc_port = os.environ.get("OXSERVE_GRPC_PORT", "8081")
     options = dict(
         host=host,
         http_port=int(http_port),
