@@ -1,5 +1,5 @@
-"""`--workers N`: N processes share the ports (SO_REUSEPORT), each loading the model once; a dead
-worker is replaced; SIGTERM stops them all."""
+"""Processes: `--workers N` shares the ports (SO_REUSEPORT) between N processes, each loading the
+model once, and replaces a dead one; SIGTERM stops them all; Ctrl-C drains and exits 0."""
 
 import os
 import signal
@@ -51,3 +51,13 @@ def test_workers_share_the_port_and_are_restarted(iris):
     finally:
         assert server.stop() == 0
     assert "starting another" in server.output()
+
+
+def test_ctrl_c_drains_and_exits_cleanly(iris):
+    path, _, _ = iris
+    server = Server(
+        python_command(str(MODELS_DIR / "typed_models.py"), str(path), "{http}", "{grpc}")
+    ).start()
+    server.proc.send_signal(signal.SIGINT)
+    assert server.proc.wait(TIMEOUT) == 0
+    assert "drained" in server.output() and "Traceback" not in server.output()

@@ -4,6 +4,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 
 from . import _native
@@ -64,7 +65,16 @@ def _serve_here(make_handlers, options, reuse_port):
     handlers = make_handlers()
     for handler in handlers:
         handler.load()
-    _native.serve(handlers, reuse_port=reuse_port, **options)
+    if threading.current_thread() is not threading.main_thread():
+        _native.serve(handlers, reuse_port=reuse_port, **options)
+        return
+    # Rust answers Ctrl-C with a graceful drain; Python's own handler, which Rust's calls too,
+    # would then raise KeyboardInterrupt once serving has ended.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _native.serve(handlers, reuse_port=reuse_port, **options)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _start_worker(make_handlers, options):
