@@ -65,6 +65,13 @@ def test_tensor_request_answers_as_tensor_and_keeps_puid(iris_server, iris):
     assert out["meta"]["tags"] == {"caller": "x", "threshold": 0.7}
 
 
+def test_custom_metrics_reach_prometheus(iris_server, iris):
+    _, X, _ = iris
+    assert predict(iris_server, {"data": {"ndarray": X[:1].tolist()}}).status_code == 200
+    text = requests.get(iris_server.url("/metrics"), timeout=TIMEOUT).text
+    assert "iris_requests_total{" in text
+
+
 def test_seldon_grpc_predict(iris_server, iris, seldon_pb):
     _, X, clf = iris
     pb, pb_grpc = seldon_pb
@@ -162,5 +169,53 @@ def test_metadata_from_the_class(tmp_path):
         body = requests.get(server.url("/metadata"), timeout=TIMEOUT).json()
         assert body["name"] == "Transformer"
         assert json.dumps(body)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "interface_name, service_type, path, body, expected",
+    [
+        (
+            "seldon_models.Transformer",
+            "TRANSFORMER",
+            "/transform-input",
+            {"data": {"names": ["a", "b"], "ndarray": [[10, 20]]}},
+            {"names": ["a", "b"], "ndarray": [[1.0, 2.0]]},
+        ),
+        (
+            "seldon_models.Router",
+            "ROUTER",
+            "/route",
+            {"data": {"ndarray": [[10, 20]]}},
+            {"names": ["t:0"], "ndarray": [[1]]},
+        ),
+        (
+            "seldon_models.Combiner",
+            "COMBINER",
+            "/aggregate",
+            {"seldonMessages": [{"data": {"ndarray": [[1, 2]]}}, {"data": {"ndarray": [[3, 4]]}}]},
+            {"names": ["t:0", "t:1"], "ndarray": [[2.0, 3.0]]},
+        ),
+    ],
+)
+def test_service_types_over_rest(interface_name, service_type, path, body, expected):
+    server = microservice(interface_name, "--service-type", service_type).start("/health/ping")
+    try:
+        response = requests.post(server.url(path), json=body, timeout=TIMEOUT)
+        assert response.status_code == 200, response.text
+        assert response.json()["data"] == expected
+    finally:
+        server.stop()
+
+
+def test_router_over_grpc(seldon_pb):
+    pb, pb_grpc = seldon_pb
+    server = microservice("seldon_models.Router", "--service-type", "ROUTER").start("/health/ping")
+    try:
+        with grpc.insecure_channel(server.grpc_target) as channel:
+            request = pb.SeldonMessage(data=pb.DefaultData(tensor=pb.Tensor(shape=[1, 2], values=[1, 2])))
+            response = pb_grpc.RouterStub(channel).Route(request, timeout=TIMEOUT)
+        assert list(response.data.tensor.values) == [0]
     finally:
         server.stop()

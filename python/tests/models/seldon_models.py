@@ -81,3 +81,15 @@ class Transformer:
 
 class NoMethods:
     pass
+
+
+class Router:
+    """Sends rows whose first feature is large to child 1, others to child 0."""
+
+    def route(self, features, feature_names):
+        return 1 if np.asarray(features)[0][0] > 5 else 0
+
+
+class Combiner:
+    def aggregate(self, features_list, feature_names_list):
+        return np.mean([np.asarray(f, dtype=float) for f in features_list], axis=0)
