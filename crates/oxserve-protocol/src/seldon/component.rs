@@ -7,6 +7,11 @@
 //! - Messages are tensors either way. Where the unit takes responses (the output transform, a
 //!   combiner's children), a decoded message's inputs become the response's outputs; a
 //!   transformed request's inputs become the answer's outputs.
+//! - `send-feedback` hands the unit the decoded request, response (with its `meta.routing`,
+//!   which routers learn from), truth and reward. A unit that takes no feedback answers an
+//!   empty `ndarray`, as the wrapper does for a class without `send_feedback`; one that does
+//!   answers with its own message. Either answer's meta starts from the feedback request's `puid`
+//!   only, as the wrapper's does.
 //! - `route` answers the child index the unit chose as a 1×1 INT64 array, which the codecs write
 //!   as Seldon's wrapper does (`{"data":{"names":["t:0"],"ndarray":[[k]]}}` for an ndarray
 //!   request). Whether the index names an existing child is the graph's business, not the
@@ -21,7 +26,9 @@
 //!   on, so that the server can publish them and, if configured, leave them out of the answer.
 
 use bytes::Bytes;
-use oxserve_core::{DataType, InferenceRequest, InferenceResponse, Meta, Result, Tensor, Unit};
+use oxserve_core::{
+    DataType, ErrorKind, Feedback, InferenceRequest, InferenceResponse, Meta, Result, Tensor, Unit,
+};
 
 /// What a component endpoint asks of its unit, with the decoded message(s).
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +39,8 @@ pub enum Call {
     Route(InferenceRequest),
     /// A combiner's input: its children's answers in child order, at least one.
     Aggregate(Vec<InferenceRequest>),
+    /// Boxed: a feedback holds three messages, and every other call one or a list.
+    Feedback(Box<Feedback>),
 }
 
 impl Call {
@@ -43,6 +52,7 @@ impl Call {
             Call::TransformOutput(_) => "outputtransform",
             Call::Route(_) => "router",
             Call::Aggregate(_) => "aggregate",
+            Call::Feedback(_) => "feedback",
         }
     }
 }
@@ -58,6 +68,10 @@ pub struct Answer {
 
 /// The name of the one output of a route answer.
 pub const ROUTE_OUTPUT: &str = "route";
+
+/// The name of the empty output that answers feedback to a unit that does not take any. It is
+/// BYTES, so it answers as `ndarray: []` whatever the request's form, as oxserve always has.
+pub const FEEDBACK_OUTPUT: &str = "feedback";
 
 /// Runs `call` on `unit` and builds the answer by the [module rules](self).
 pub async fn call(unit: &dyn Unit, call: Call) -> Result<Answer> {
@@ -83,11 +97,27 @@ pub async fn call(unit: &dyn Unit, call: Call) -> Result<Answer> {
             let children = messages.into_iter().map(as_response).collect();
             Ok(answer(inputs, unit.aggregate(children).await?))
         }
+        Call::Feedback(feedback) => {
+            let request = Meta {
+                puid: feedback.request.as_ref().map(|r| r.meta.puid.clone()).unwrap_or_default(),
+                ..Meta::default()
+            };
+            match unit.send_feedback(*feedback).await {
+                Ok(response) => Ok(answer(vec![request], response)),
+                Err(e) if e.kind == ErrorKind::Unimplemented => {
+                    let empty = Tensor::new(FEEDBACK_OUTPUT, DataType::Bytes, vec![0], Bytes::new())?;
+                    let response =
+                        InferenceResponse { outputs: vec![empty], meta: request, ..Default::default() };
+                    Ok(Answer { response, own_metrics_from: 0 })
+                }
+                Err(e) => Err(e),
+            }
+        }
     }
 }
 
 /// A message decoded as a request, seen as a response (the tensors it carries are its outputs).
-fn as_response(request: InferenceRequest) -> InferenceResponse {
+pub(super) fn as_response(request: InferenceRequest) -> InferenceResponse {
     InferenceResponse {
         id: request.id,
         model_name: request.model_name,

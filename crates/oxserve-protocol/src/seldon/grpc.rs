@@ -30,34 +30,45 @@ pub fn decode_message(
     message: pb::SeldonMessage,
     metadata: &ModelMetadata,
 ) -> Result<(InferenceRequest, PayloadKind)> {
+    match decode_part(message, metadata)? {
+        (request, Some(kind)) => Ok((request, kind)),
+        (_, None) => Err(super::no_payload()),
+    }
+}
+
+/// Decodes a message that may carry no payload (a feedback part), giving its form if it has one.
+fn decode_part(
+    message: pb::SeldonMessage,
+    metadata: &ModelMetadata,
+) -> Result<(InferenceRequest, Option<PayloadKind>)> {
     let meta = message.meta.map(meta_from_proto).transpose()?.unwrap_or_default();
     let payload = match message.data_oneof {
         Some(seldon_message::DataOneof::Data(data)) => data.data_oneof.map(|form| (form, data.names)),
         Some(seldon_message::DataOneof::BinData(bytes)) => {
             return super::raw_request(metadata, PayloadKind::BinData, &bytes, meta)
-                .map(|r| (r, PayloadKind::BinData));
+                .map(|r| (r, Some(PayloadKind::BinData)));
         }
         Some(seldon_message::DataOneof::StrData(text)) => {
             return super::raw_request(metadata, PayloadKind::StrData, text.as_bytes(), meta)
-                .map(|r| (r, PayloadKind::StrData));
+                .map(|r| (r, Some(PayloadKind::StrData)));
         }
         Some(seldon_message::DataOneof::JsonData(value)) => {
             let text =
                 serde_json::to_vec(&AsJson(&value)).map_err(|e| Error::invalid(format!("jsonData: {e}")))?;
             return super::raw_request(metadata, PayloadKind::JsonData, &text, meta)
-                .map(|r| (r, PayloadKind::JsonData));
+                .map(|r| (r, Some(PayloadKind::JsonData)));
         }
         Some(seldon_message::DataOneof::CustomData(_)) => return Err(super::custom_data_unsupported()),
         None => None,
     };
-    let Some((form, names)) = payload else { return Err(super::no_payload()) };
+    let Some((form, names)) = payload else { return Ok((super::meta_only_request(metadata, meta), None)) };
     let target = super::target(metadata)?;
     let (tensor, kind) = match form {
         default_data::DataOneof::Tensor(tensor) => (dense(&tensor, &target)?, PayloadKind::Tensor),
         default_data::DataOneof::Ndarray(list) => (ndarray(&list, &target)?, PayloadKind::Ndarray),
         default_data::DataOneof::Tftensor(proto) => (tf::decode(&proto, &target)?, PayloadKind::TfTensor),
     };
-    Ok((super::data_request(metadata, tensor, names, meta), kind))
+    Ok((super::data_request(metadata, tensor, names, meta), Some(kind)))
 }
 
 /// Decodes a combiner's `SeldonMessageList`, each message as [`decode_message`] decodes one.
@@ -76,6 +87,19 @@ pub fn decode_aggregate(
         })
         .collect::<Result<Vec<_>>>()?;
     super::aggregate_call(decoded)
+}
+
+/// Decodes a `Feedback`: its `request`, `response` and `truth` messages (each optional, and each
+/// may carry no payload, only meta) and its `reward`. Errors name the part (`response: …`); the
+/// answer takes the request's form.
+pub fn decode_feedback(feedback: pb::Feedback, metadata: &ModelMetadata) -> Result<(Call, PayloadKind)> {
+    let part = |message: Option<pb::SeldonMessage>, field: &str| {
+        message.map(|m| decode_part(m, metadata).map_err(|e| e.context(field))).transpose()
+    };
+    let request = part(feedback.request, "request")?;
+    let response = part(feedback.response, "response")?;
+    let truth = part(feedback.truth, "truth")?;
+    Ok(super::feedback_call(request, response, f64::from(feedback.reward), truth))
 }
 
 /// Encodes `response` as a gRPC `SeldonMessage`, answering in the form of a request of `kind`

@@ -33,6 +33,14 @@ use crate::json_envelope::{self, to_json, write_json};
 /// in the same form. Unknown fields are errors, as in Seldon's proto JSON parser; `status` is
 /// ignored.
 pub fn decode_message(body: &[u8], metadata: &ModelMetadata) -> Result<(InferenceRequest, PayloadKind)> {
+    match decode_part(body, metadata)? {
+        (request, Some(kind)) => Ok((request, kind)),
+        (_, None) => Err(super::no_payload()),
+    }
+}
+
+/// Decodes a message that may carry no payload (a feedback part), giving its form if it has one.
+fn decode_part(body: &[u8], metadata: &ModelMetadata) -> Result<(InferenceRequest, Option<PayloadKind>)> {
     let Object(MessageIn { data, json_data, str_data, bin_data, custom_data, meta, .. }) =
         json_envelope::parse(body)?;
     if custom_data.is_some() {
@@ -49,8 +57,10 @@ pub fn decode_message(body: &[u8], metadata: &ModelMetadata) -> Result<(Inferenc
     ];
     let present: Vec<PayloadKind> =
         given.into_iter().filter_map(|(given, kind)| given.then_some(kind)).collect();
-    let kind = super::single_payload(&present)?;
     let meta = meta.map(|m| m.0).unwrap_or_default();
+    let Some(kind) = super::payload(&present)? else {
+        return Ok((super::meta_only_request(metadata, meta), None));
+    };
 
     let request = match kind {
         PayloadKind::JsonData => {
@@ -72,7 +82,7 @@ pub fn decode_message(body: &[u8], metadata: &ModelMetadata) -> Result<(Inferenc
             super::data_request(metadata, tensor, names, meta)
         }
     };
-    Ok((request, kind))
+    Ok((request, Some(kind)))
 }
 
 /// Decodes the body of `/aggregate`: a JSON list of messages or `{"seldonMessages": [...]}`, each
@@ -93,6 +103,22 @@ pub fn decode_aggregate(body: &[u8], metadata: &ModelMetadata) -> Result<(Call, 
         })
         .collect::<Result<Vec<_>>>()?;
     super::aggregate_call(decoded)
+}
+
+/// Decodes a Seldon `Feedback` body: `request`, `response` and `truth` messages (each optional,
+/// and each may carry no payload, only meta) and a `reward`. Errors name the part
+/// (`response: data.ndarray: …`); the answer takes the request's form.
+pub fn decode_feedback(body: &[u8], metadata: &ModelMetadata) -> Result<(Call, PayloadKind)> {
+    let Object(FeedbackIn { request, response, reward, truth }) = json_envelope::parse(body)?;
+    let part = |message: Option<&RawValue>, field: &str| {
+        message.map(|m| decode_part(m.get().as_bytes(), metadata).map_err(|e| e.context(field))).transpose()
+    };
+    Ok(super::feedback_call(
+        part(request, "request")?,
+        part(response, "response")?,
+        reward,
+        part(truth, "truth")?,
+    ))
 }
 
 /// Encodes `response` as a Seldon REST body, answering in the form of a request of `kind`
@@ -189,6 +215,20 @@ struct MessageIn<'a> {
     /// Accepted because Seldon's parser accepts it, and ignored: a request has no status.
     #[serde(rename = "status", default)]
     _status: Option<IgnoredAny>,
+}
+
+/// A `Feedback` as JSON; its messages stay text until each is decoded on its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedbackIn<'a> {
+    #[serde(borrow, default)]
+    request: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    response: Option<&'a RawValue>,
+    #[serde(default)]
+    reward: f64,
+    #[serde(borrow, default)]
+    truth: Option<&'a RawValue>,
 }
 
 /// A `SeldonMessageList` as JSON; each message stays text until it is decoded on its own.

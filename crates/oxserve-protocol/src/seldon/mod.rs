@@ -39,7 +39,7 @@ mod tf;
 
 use bytes::Bytes;
 use oxserve_core::{
-    DataType, Error, InferenceRequest, InferenceResponse, Meta, ModelMetadata, Result, Tensor,
+    DataType, Error, Feedback, InferenceRequest, InferenceResponse, Meta, ModelMetadata, Result, Tensor,
 };
 use serde_json::value::RawValue;
 
@@ -114,11 +114,12 @@ fn target(metadata: &ModelMetadata) -> Result<Target<'_>> {
     }
 }
 
-/// The one payload a message may carry, given every payload field that was present.
-fn single_payload(present: &[PayloadKind]) -> Result<PayloadKind> {
+/// The payload a message carries, if any, given every payload field that was present: at most
+/// one.
+fn payload(present: &[PayloadKind]) -> Result<Option<PayloadKind>> {
     match present {
-        [kind] => Ok(*kind),
-        [] => Err(no_payload()),
+        [] => Ok(None),
+        [kind] => Ok(Some(*kind)),
         several => {
             let fields: Vec<&str> = several.iter().map(|k| k.field()).collect();
             Err(Error::invalid(format!(
@@ -205,6 +206,30 @@ fn aggregate_call(messages: Vec<(InferenceRequest, PayloadKind)>) -> Result<(Cal
         ));
     };
     Ok((Call::Aggregate(messages.into_iter().map(|(request, _)| request).collect()), kind))
+}
+
+/// A feedback's decoded parts (each a message, with its payload form if it had a payload) as a
+/// call, answered in the form of its `request` (`ndarray` when that has no payload).
+fn feedback_call(
+    request: Option<(InferenceRequest, Option<PayloadKind>)>,
+    response: Option<(InferenceRequest, Option<PayloadKind>)>,
+    reward: f64,
+    truth: Option<(InferenceRequest, Option<PayloadKind>)>,
+) -> (Call, PayloadKind) {
+    let kind = request.as_ref().and_then(|(_, kind)| *kind).unwrap_or(PayloadKind::Ndarray);
+    let feedback = Feedback {
+        request: request.map(|(request, _)| request),
+        response: response.map(|(response, _)| component::as_response(response)),
+        reward,
+        truth: truth.map(|(truth, _)| truth),
+    };
+    (Call::Feedback(Box::new(feedback)), kind)
+}
+
+/// The request for a message without a payload: only its meta. Feedback parts may be such
+/// messages (a `response` that carries only `meta.routing`, for one).
+fn meta_only_request(metadata: &ModelMetadata, meta: Meta) -> InferenceRequest {
+    InferenceRequest { model_name: metadata.name.clone(), meta, ..Default::default() }
 }
 
 fn request(metadata: &ModelMetadata, tensor: Tensor, mut meta: Meta) -> InferenceRequest {
@@ -322,10 +347,10 @@ mod tests {
     }
 
     #[test]
-    fn exactly_one_payload() {
-        assert_eq!(single_payload(&[PayloadKind::StrData]).unwrap(), PayloadKind::StrData);
-        assert!(single_payload(&[]).unwrap_err().message.starts_with("no payload"));
-        let e = single_payload(&[PayloadKind::Ndarray, PayloadKind::JsonData]).unwrap_err();
+    fn at_most_one_payload() {
+        assert_eq!(payload(&[PayloadKind::StrData]).unwrap(), Some(PayloadKind::StrData));
+        assert_eq!(payload(&[]).unwrap(), None);
+        let e = payload(&[PayloadKind::Ndarray, PayloadKind::JsonData]).unwrap_err();
         assert_eq!(e.message, "data.ndarray and jsonData: a Seldon message carries exactly one payload");
     }
 

@@ -14,8 +14,8 @@ use oxserve_protocol::pb::seldon::router_server::Router;
 use oxserve_protocol::pb::seldon::seldon_server::Seldon;
 use oxserve_protocol::pb::seldon::transformer_server::Transformer;
 use oxserve_protocol::pb::seldon::{
-    DefaultData, Feedback, SeldonGraphMetadata, SeldonMessage, SeldonMessageList, SeldonModelMetadata,
-    SeldonModelMetadataRequest, default_data, seldon_message,
+    Feedback, SeldonGraphMetadata, SeldonMessage, SeldonMessageList, SeldonModelMetadata,
+    SeldonModelMetadataRequest,
 };
 use oxserve_protocol::seldon::PayloadKind;
 use oxserve_protocol::seldon::component::Call;
@@ -72,6 +72,14 @@ impl SeldonService {
         self.answer(unit, move |metadata| codec::decode_aggregate(list, metadata)).await
     }
 
+    async fn send_feedback(&self, request: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
+        let unit = self.target(&request);
+        let feedback = request.into_inner();
+        self.answer(unit, move |metadata| codec::decode_feedback(feedback, metadata)).await
+    }
+
+    /// Decodes with the target unit's metadata, lets the unit answer, and encodes the answer in
+    /// the request's form; the outcome is recorded as every protocol's is.
     async fn answer(
         &self,
         unit: Result<Arc<dyn Unit>>,
@@ -94,26 +102,14 @@ impl SeldonService {
     }
 }
 
-/// Feedback: accepted and answered with an empty message, as the Seldon wrapper answers for a
-/// class without `send_feedback`.
-fn feedback_accepted() -> Response<SeldonMessage> {
-    Response::new(SeldonMessage {
-        data_oneof: Some(seldon_message::DataOneof::Data(DefaultData {
-            names: Vec::new(),
-            data_oneof: Some(default_data::DataOneof::Ndarray(prost_types::ListValue::default())),
-        })),
-        ..Default::default()
-    })
-}
-
 #[tonic::async_trait]
 impl Model for SeldonService {
     async fn predict(&self, request: Request<SeldonMessage>) -> Result<Response<SeldonMessage>, Status> {
         self.one(request, Call::Predict).await
     }
 
-    async fn send_feedback(&self, _: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
-        Ok(feedback_accepted())
+    async fn send_feedback(&self, request: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
+        SeldonService::send_feedback(self, request).await
     }
 
     async fn metadata(&self, request: Request<()>) -> Result<Response<SeldonModelMetadata>, Status> {
@@ -127,8 +123,8 @@ impl Seldon for SeldonService {
         self.one(request, Call::Predict).await
     }
 
-    async fn send_feedback(&self, _: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
-        Ok(feedback_accepted())
+    async fn send_feedback(&self, request: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
+        SeldonService::send_feedback(self, request).await
     }
 
     async fn model_metadata(
@@ -180,8 +176,8 @@ impl Generic for SeldonService {
         SeldonService::aggregate(self, request).await
     }
 
-    async fn send_feedback(&self, _: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
-        Ok(feedback_accepted())
+    async fn send_feedback(&self, request: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
+        SeldonService::send_feedback(self, request).await
     }
 }
 
@@ -211,8 +207,8 @@ impl Router for SeldonService {
         self.one(request, Call::Route).await
     }
 
-    async fn send_feedback(&self, _: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
-        Ok(feedback_accepted())
+    async fn send_feedback(&self, request: Request<Feedback>) -> Result<Response<SeldonMessage>, Status> {
+        SeldonService::send_feedback(self, request).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! Seldon protocol REST routes, as the Seldon Core Python wrapper and executor expose them.
 //!
 //! The component endpoints (`/predict` and its aliases, `/transform-input`, `/transform-output`,
-//! `/route`, `/aggregate`) share one handler: read the body in any encoding the wrapper accepts,
+//! `/route`, `/aggregate`, `/send-feedback` and its aliases) share one handler: read the body in any encoding the wrapper accepts,
 //! decode it into a [`Call`], let the unit answer, encode the answer in the request's form.
 
 mod forms;
@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get};
 use oxserve_core::{Error, ErrorKind, InferenceRequest, ModelMetadata, Result, Unit};
 use oxserve_protocol::seldon::PayloadKind;
 use oxserve_protocol::seldon::component::Call;
@@ -37,9 +37,9 @@ pub fn routes() -> Router<AppState> {
         .route("/transform-output", component(Endpoint::One(Call::TransformOutput)))
         .route("/route", component(Endpoint::One(Call::Route)))
         .route("/aggregate", component(Endpoint::Aggregate))
-        .route("/send-feedback", get(feedback).post(feedback))
-        .route("/api/v1.0/feedback", post(feedback))
-        .route("/api/v0.1/feedback", post(feedback))
+        .route("/send-feedback", component(Endpoint::Feedback))
+        .route("/api/v1.0/feedback", component(Endpoint::Feedback))
+        .route("/api/v0.1/feedback", component(Endpoint::Feedback))
         .route("/api/v1.0/metadata", get(metadata))
         .route("/metadata", get(metadata))
         .route("/health/ping", get(|| async { "pong" }))
@@ -58,6 +58,8 @@ enum Endpoint {
     One(fn(InferenceRequest) -> Call),
     /// A combiner's list of messages.
     Aggregate,
+    /// A `Feedback`.
+    Feedback,
 }
 
 impl Endpoint {
@@ -65,6 +67,7 @@ impl Endpoint {
         match self {
             Endpoint::One(call) => seldon::decode_message(message, metadata).map(|(r, kind)| (call(r), kind)),
             Endpoint::Aggregate => seldon::decode_aggregate(message, metadata),
+            Endpoint::Feedback => seldon::decode_feedback(message, metadata),
         }
     }
 }
@@ -122,37 +125,6 @@ fn lacking_is_bad_data(error: Error) -> Error {
         _ => error,
     }
 }
-
-/// Feedback to a plain model: accepted and answered with an empty message, as the Seldon
-/// wrapper answers for a model class without `send_feedback`. Routers that learn from rewards
-/// are units of inference graphs.
-async fn feedback(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Body,
-) -> Response {
-    let accepted = async {
-        let body = read_body(body, state.config.max_request_size, None).await?;
-        let message = forms::message_text(&headers, query.as_deref(), body).await?;
-        let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&message)
-            .map_err(|e| Error::invalid(format!("invalid Feedback JSON: {e}")))?;
-        match fields.keys().find(|k| !FEEDBACK_FIELDS.contains(&k.as_str())) {
-            Some(unknown) => Err(Error::invalid(format!(
-                "{unknown}: unknown Feedback field; expected {}",
-                FEEDBACK_FIELDS.join(", ")
-            ))),
-            None => Ok(()),
-        }
-    };
-    match accepted.await {
-        Ok(()) => json_response(StatusCode::OK, br#"{"data":{"names":[],"ndarray":[]},"meta":{}}"#.to_vec()),
-        Err(e) => error_response(&e),
-    }
-}
-
-/// The fields of Seldon's `Feedback` message.
-const FEEDBACK_FIELDS: [&str; 4] = ["request", "response", "reward", "truth"];
 
 async fn metadata(State(state): State<AppState>) -> Response {
     match state.registry.default_unit() {

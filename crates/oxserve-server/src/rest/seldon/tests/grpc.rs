@@ -121,12 +121,16 @@ async fn every_component_service_calls_the_unit() {
         assert_eq!(metrics.iter().map(|m| m.key.as_str()).collect::<Vec<_>>(), ["aggregate_ms"]);
     }
 
-    let feedback = Feedback { reward: 1.0, ..Feedback::default() };
+    let routing = [("full".to_string(), 2)].into_iter().collect();
+    let routed =
+        SeldonMessage { meta: Some(Meta { routing, ..Meta::default() }), ..SeldonMessage::default() };
+    let feedback = Feedback { reward: 1.0, request: Some(ndarray_rows), response: Some(routed), truth: None };
     for answer in [
         generic.send_feedback(feedback.clone()).await.unwrap().into_inner(),
         router.send_feedback(feedback).await.unwrap().into_inner(),
     ] {
-        assert_eq!(data(&answer), &default_data::DataOneof::Ndarray(ListValue::default()));
+        assert_eq!(data(&answer), &default_data::DataOneof::Ndarray(ndarray(vec![Value::from(1.0)])));
+        assert_eq!(answer.meta.unwrap().tags["routed"], Value::from(2.0));
     }
 }
 
@@ -157,6 +161,13 @@ async fn defaults_failures_and_bad_messages_have_their_codes() {
     assert!(status.message().starts_with("seldonMessages[1]: no payload"), "{}", status.message());
     let status = generic.route(tensor(&[1], &[1.0])).await.unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
+    let answer =
+        router.send_feedback(Feedback { reward: 1.0, ..Feedback::default() }).await.unwrap().into_inner();
+    assert_eq!(data(&answer), &default_data::DataOneof::Ndarray(ListValue::default()));
+    let feedback = Feedback { truth: Some(tensor(&[2], &[1.0])), ..Feedback::default() };
+    let status = generic.send_feedback(feedback).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().starts_with("truth: data.tensor.values"), "{}", status.message());
     let status = generic.transform_input(tensor(&[3], &[1.0])).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(

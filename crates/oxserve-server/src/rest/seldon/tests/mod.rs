@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use axum::Router;
 use bytes::Bytes;
 use oxserve_core::{
-    DataType, Error, InferenceRequest, InferenceResponse, Metric, MetricKind, ModelMetadata, Result, Tensor,
-    Unit,
+    DataType, Error, Feedback, InferenceRequest, InferenceResponse, Metric, MetricKind, ModelMetadata,
+    Result, Tensor, Unit,
 };
 
 use crate::{AppState, Metrics, Registry, ServerConfig};
@@ -27,12 +27,16 @@ const REPORT_TAG: &str = "report";
 ///   the tag `stage` and the metrics asked for in the request's [`REPORT_TAG`];
 /// - `route` answers the number of rows minus one, and fails for a `strData` message;
 /// - `aggregate` answers an INT64 list of its children's element counts, with only its own meta:
-///   the tag `stage` and a 12.5 ms TIMER.
+///   the tag `stage` and a 12.5 ms TIMER;
+/// - `send_feedback` answers the reward as a one-element FP64 array, with the tag `routed`: the
+///   routing the feedback's response recorded for this unit (as a router learns from it), and a
+///   `rewards` COUNTER.
 struct Full {
     metadata: ModelMetadata,
 }
 
-/// Only `predict` (an echo), so the other operations keep the trait's defaults.
+/// Only `predict` (an echo), so the other operations keep the trait's defaults: identity
+/// transforms, and route, aggregate and feedback unimplemented.
 struct Plain {
     metadata: ModelMetadata,
 }
@@ -102,6 +106,23 @@ impl Unit for Full {
             key: "aggregate_ms".into(),
             kind: MetricKind::Timer,
             value: 12.5,
+            tags: Default::default(),
+        });
+        Ok(response)
+    }
+
+    async fn send_feedback(&self, feedback: Feedback) -> Result<InferenceResponse> {
+        let reward = Bytes::copy_from_slice(&feedback.reward.to_le_bytes());
+        let mut response = InferenceResponse {
+            outputs: vec![Tensor::new("reward", DataType::Fp64, vec![1], reward)?],
+            ..InferenceResponse::default()
+        };
+        let routed = feedback.response.and_then(|r| r.meta.routing.get(&self.metadata.name).copied());
+        response.meta.tags.insert("routed".into(), routed.into());
+        response.meta.metrics.push(Metric {
+            key: "rewards".into(),
+            kind: MetricKind::Counter,
+            value: feedback.reward,
             tags: Default::default(),
         });
         Ok(response)

@@ -308,3 +308,50 @@ async fn unit_metrics_can_stay_out_of_answers() {
     assert_eq!(answer["meta"]["metrics"], json!([{"key": "from_client", "type": "COUNTER", "value": 1.0}]));
     assert!(metrics_text(&app).await.contains(r#"own_total{method="inputtransform",model_name="full"} 1"#));
 }
+
+#[tokio::test]
+async fn feedback_reaches_the_unit_with_the_routing_it_learns_from() {
+    let (app, _) = full().await;
+    let body = r#"{"request":{"data":{"ndarray":[[1,2]]},"meta":{"puid":"f1","tags":{"t":1}}},
+                   "response":{"meta":{"routing":{"full":1}}},"reward":0.5,"truth":{"data":{"ndarray":[1]}}}"#;
+    for path in ["/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback"] {
+        let (status, answer) = post(&app, path, body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["data"], json!({"names": [], "ndarray": [0.5]}));
+        assert_eq!((&answer["meta"]["puid"], &answer["meta"]["tags"]), (&json!("f1"), &json!({"routed": 1})));
+    }
+    let text = metrics_text(&app).await;
+    assert!(text.contains(r#"rewards_total{method="feedback",model_name="full"} 1.5"#), "{text}");
+}
+
+#[tokio::test]
+async fn feedback_to_a_unit_that_takes_none_is_an_empty_ndarray() {
+    let (app, _) = plain().await;
+    let (status, answer) =
+        post(&app, "/send-feedback", r#"{"request":{"data":{"ndarray":[1]}},"reward":1}"#).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["data"], json!({"names": [], "ndarray": []}));
+    let body = r#"{"request":{"data":{"tensor":{"shape":[1],"values":[1]}}},"reward":1}"#;
+    let (_, answer) = post(&app, "/send-feedback", body).await;
+    assert_eq!(answer["data"], json!({"names": [], "ndarray": []}));
+    let (status, answer) = post(&app, "/send-feedback", r#"{"reward":1}"#).await;
+    assert_eq!((status, &answer["data"]), (StatusCode::OK, &json!({"names": [], "ndarray": []})));
+    let cases = [
+        (r#"{"rewards":1}"#, "rewards: unknown field `rewards`"),
+        (r#"{"reward":"x"}"#, "reward: invalid type: string"),
+        (r#"{"response":{"data":{"ndarray":[[1],[]]}}}"#, "response: data.ndarray: ragged nesting"),
+        (
+            r#"{"truth":{"strData":"a","jsonData":1}}"#,
+            "truth: jsonData and strData: a Seldon message carries exactly one",
+        ),
+        ("[]", "the body must be a JSON object"),
+    ];
+    for (body, prefix) in cases {
+        let info = error_info(
+            &post(&app, "/send-feedback", body).await,
+            StatusCode::BAD_REQUEST,
+            "MICROSERVICE_BAD_DATA",
+        );
+        assert!(info.starts_with(prefix), "{body}\n  got: {info}\n  want: {prefix}");
+    }
+}
