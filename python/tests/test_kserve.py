@@ -1,6 +1,8 @@
 """The KServe contract: an `oxserve.Model` subclass served by `python -m oxserve --model-class`
 (or `ModelServer().start`), answering V1 and V2 REST and V2 gRPC."""
 
+import socket
+
 import numpy as np
 import pytest
 import requests
@@ -123,3 +125,13 @@ def test_startup_errors_name_the_class_and_method(iris, model_class, message):
     server = kserve_server(iris, model_class)
     assert server.run() == 1
     assert message in server.output()
+
+
+def test_a_port_in_use_is_a_clear_startup_error(iris):
+    server = kserve_server(iris, "kserve_models:KServeIris")
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", server.http_port))
+        taken.listen()
+        assert server.run() == 1
+    assert f"--http-port: cannot listen on 0.0.0.0:{server.http_port}" in server.output()
+    assert "Traceback" not in server.output()

@@ -153,7 +153,11 @@ def test_invalid_custom_metric_is_a_500_naming_it():
             {"PREDICTIVE_UNIT_PARAMETERS": '[{"name":"threshold","value":"x","type":"FLOAT"}]'},
             "parameters[0]",
         ),
-        (["seldon_models.Iris"], {"PREDICTIVE_UNIT_PARAMETERS": "[]"}, "model_path"),
+        (
+            ["seldon_models.Iris"],
+            {"PREDICTIVE_UNIT_PARAMETERS": "[]"},
+            "class Iris cannot be built from parameters []",
+        ),
     ],
 )
 def test_startup_errors_are_clear(args, env, message):
@@ -217,5 +221,15 @@ def test_router_over_grpc(seldon_pb):
             request = pb.SeldonMessage(data=pb.DefaultData(tensor=pb.Tensor(shape=[1, 2], values=[1, 2])))
             response = pb_grpc.RouterStub(channel).Route(request, timeout=TIMEOUT)
         assert list(response.data.tensor.values) == [0]
+    finally:
+        server.stop()
+
+
+def test_a_route_that_is_not_an_int_is_a_400():
+    server = microservice("seldon_models.BadRouter", "--service-type", "ROUTER").start("/health/ping")
+    try:
+        response = requests.post(server.url("/route"), json={"data": {"ndarray": [[1]]}}, timeout=TIMEOUT)
+        assert response.status_code == 400
+        assert "route must return an int, got str" in response.json()["status"]["info"]
     finally:
         server.stop()

@@ -130,3 +130,22 @@ def test_hung_predict_is_bounded_by_the_timeout(server):
     # Other models never waited for it: their calls run on their own threads.
     body = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["ok"]}]}
     assert requests.post(server.url("/v2/models/words/infer"), json=body, timeout=2).status_code == 200
+
+
+def test_a_datatype_numpy_lacks_is_a_400(server):
+    header = b'{"inputs":[{"name":"x","datatype":"BF16","shape":[1],"parameters":{"binary_data_size":2}}]}'
+    response = requests.post(
+        server.url("/v2/models/inspect/infer"),
+        data=header + b"\x80\x3f",
+        headers={"Inference-Header-Content-Length": str(len(header))},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 400
+    assert "inputs[0].datatype" in response.json()["error"] and "BF16" in response.json()["error"]
+
+
+def test_a_missing_declared_output_is_a_500_naming_it(server):
+    body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}]}
+    response = requests.post(server.url("/v2/models/broken/infer"), json=body, timeout=TIMEOUT)
+    assert response.status_code == 500
+    assert "did not return declared output(s) ['y']" in response.json()["error"]

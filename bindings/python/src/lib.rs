@@ -16,8 +16,15 @@ use std::time::Duration;
 use oxserve_batch::{Scheduler, SchedulerConfig};
 use oxserve_core::{Error, ModelMetadata, ModelSettings, Unit};
 use oxserve_server::{Metrics, Registry, ServerConfig};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+
+pyo3::create_exception!(
+    _native,
+    ServerError,
+    PyRuntimeError,
+    "The server could not start (a port in use, inconsistent model settings) or failed while serving."
+);
 
 use crate::unit::{OPERATIONS, PythonUnit};
 
@@ -35,15 +42,15 @@ struct Declared {
 fn declare(handler: &Bound<'_, PyAny>) -> PyResult<Declared> {
     let metadata: String = handler.getattr("metadata_json")?.extract()?;
     let metadata: ModelMetadata =
-        serde_json::from_str(&metadata).map_err(|e| PyValueError::new_err(format!("model metadata: {e}")))?;
+        serde_json::from_str(&metadata).map_err(|e| ServerError::new_err(format!("model metadata: {e}")))?;
     let settings: String = handler.getattr("settings_json")?.extract()?;
     let settings = ModelSettings::from_json(&settings)
-        .map_err(|e| PyValueError::new_err(format!("model '{}': {}", metadata.name, e.message)))?;
+        .map_err(|e| ServerError::new_err(format!("model '{}': {}", metadata.name, e.message)))?;
     let operations: Vec<String> = handler.getattr("operations")?.extract()?;
     let mut supported = Vec::new();
     for operation in &operations {
         let known = OPERATIONS.iter().find(|o| *o == operation).ok_or_else(|| {
-            PyValueError::new_err(format!("model '{}': unknown operation '{operation}'", metadata.name))
+            ServerError::new_err(format!("model '{}': unknown operation '{operation}'", metadata.name))
         })?;
         supported.push(*known);
     }
@@ -70,7 +77,7 @@ fn build_units(declared: Vec<Declared>, metrics: &Metrics) -> oxserve_core::Resu
 
 /// Serves `handlers` until SIGTERM or Ctrl-C, with the GIL released.
 ///
-/// A start-up failure (a port in use, inconsistent settings) raises `RuntimeError` naming it.
+/// A start-up failure (a port in use, inconsistent settings) raises `ServerError` naming it.
 #[pyfunction]
 #[pyo3(signature = (
     handlers, *, host, http_port, grpc_port, reuse_port=false, max_request_size=64 * 1024 * 1024,
@@ -91,13 +98,18 @@ fn serve(
     seldon_unit_image: Option<String>,
     log_level: &str,
 ) -> PyResult<()> {
-    let host: IpAddr = host.parse().map_err(|e| PyValueError::new_err(format!("host '{host}': {e}")))?;
+    let host: IpAddr = host.parse().map_err(|e| ServerError::new_err(format!("host '{host}': {e}")))?;
     if !(drain_timeout >= 0.0 && drain_timeout.is_finite()) {
-        return Err(PyValueError::new_err("drain_timeout: must be a non-negative number of seconds"));
+        return Err(ServerError::new_err("drain_timeout: must be a non-negative number of seconds"));
     }
     let declared = handlers.iter().map(declare).collect::<PyResult<Vec<_>>>()?;
+    // Seldon spells one level WARNING; tracing's name for it is `warn`.
+    let level = match log_level.to_ascii_lowercase().as_str() {
+        "warning" => "warn".to_string(),
+        other => other.to_string(),
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("OXSERVE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_level.to_ascii_lowercase()));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     // A second `serve` in the same process keeps the first subscriber.
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
     let config = ServerConfig {
@@ -126,7 +138,7 @@ fn serve(
         runtime.shutdown_timeout(Duration::from_millis(100));
         served
     })
-    .map_err(|e: Error| PyRuntimeError::new_err(e.message))
+    .map_err(|e: Error| ServerError::new_err(e.message))
 }
 
 /// The version of the Rust core this extension was built from.
@@ -140,5 +152,6 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(serve, module)?)?;
     module.add_function(wrap_pyfunction!(core_version, module)?)?;
     module.add_class::<convert::SharedBytes>()?;
+    module.add("ServerError", module.py().get_type::<ServerError>())?;
     Ok(())
 }

@@ -12,7 +12,14 @@ gRPC, and KServe v1 REST, with batching, queue limits and metrics in Rust:
 
 from ._handler import TensorSpec
 from ._native import core_version
-from .errors import InvalidInput, MicroserviceException, ModelNotReady, OxserveError, StartupError
+from .errors import (
+    InvalidInput,
+    MicroserviceException,
+    ModelNotReady,
+    OxserveError,
+    ServerError,
+    StartupError,
+)
 from .kserve import InferInput, InferOutput, InferRequest, InferResponse, Model, ModelServer
 from .seldon import SeldonResponse
 from .server import serve as _serve
@@ -38,6 +45,7 @@ __all__ = [
     "ModelServer",
     "OxserveError",
     "SeldonResponse",
+    "ServerError",
     "StartupError",
     "TensorSpec",
     "TypedModel",

@@ -5,7 +5,7 @@ import importlib
 import os
 import sys
 
-from .errors import StartupError
+from .errors import ServerError, StartupError
 from .kserve import Model, ModelServer
 
 
@@ -57,7 +57,7 @@ def main(argv=None):
             timeout=args.timeout,
         )
         server.start([model])
-    except StartupError as e:
+    except (StartupError, ServerError) as e:
         print(f"oxserve: {e}", file=sys.stderr)
         raise SystemExit(1) from None
 

@@ -41,6 +41,9 @@ class MicroserviceException(OxserveError):
         self.reason = reason
 
 
+from ._native import ServerError  # noqa: E402,F401 - raised by the Rust server, re-exported here
+
+
 class StartupError(Exception):
     """A model cannot be served: an import failed or a required method is missing. The message
     names the class and the method."""

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _wire
 from ._handler import DEFAULT_TIMEOUT, Handler, TensorSpec, scheduling
-from .errors import MicroserviceException, StartupError
+from .errors import MicroserviceException, ServerError, StartupError
 from .server import serve
 
 log = logging.getLogger("oxserve.seldon")
@@ -391,30 +391,40 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level)
     try:
-        if args.persistence:
-            raise StartupError("--persistence 1 is not supported (Seldon deprecated it); use 0")
-        cls = load_class(args.interface_name)
-        check_service_type(cls, args.service_type)
-        user = cls(**parse_parameters(args.parameters))
-        name = os.environ.get("PREDICTIVE_UNIT_ID", cls.__name__)
-        handler = SeldonHandler(
-            user, name, scheduling(args.max_batch_size, args.max_batch_time, args.threads, 0, args.timeout)
+        handler = _handler(args)
+        if args.metrics_port != args.http_port:
+            log.info(
+                "metrics are served at /metrics on the HTTP port %d (--metrics-port %d is not used)",
+                args.http_port,
+                args.metrics_port,
+            )
+        serve(
+            lambda: [handler],
+            http_port=args.http_port,
+            grpc_port=args.grpc_port,
+            workers=args.workers,
+            log_level=args.log_level,
+            seldon_unit_id=os.environ.get("PREDICTIVE_UNIT_ID"),
+            seldon_unit_image=os.environ.get("PREDICTIVE_UNIT_IMAGE"),
         )
-    except StartupError as e:
+    except (StartupError, ServerError) as e:
         print(f"oxserve-microservice: {e}", file=sys.stderr)
         raise SystemExit(1) from None
-    if args.metrics_port != args.http_port:
-        log.info(
-            "metrics are served at /metrics on the HTTP port %d (--metrics-port %d is not used)",
-            args.http_port,
-            args.metrics_port,
-        )
-    serve(
-        lambda: [handler],
-        http_port=args.http_port,
-        grpc_port=args.grpc_port,
-        workers=args.workers,
-        log_level=args.log_level,
-        seldon_unit_id=os.environ.get("PREDICTIVE_UNIT_ID"),
-        seldon_unit_image=os.environ.get("PREDICTIVE_UNIT_IMAGE"),
-    )
+
+
+def _handler(args):
+    """The user's object, built once before any worker starts (as Seldon does), in its handler."""
+    if args.persistence:
+        raise StartupError("--persistence 1 is not supported (Seldon deprecated it); use 0")
+    cls = load_class(args.interface_name)
+    check_service_type(cls, args.service_type)
+    parameters = parse_parameters(args.parameters)
+    try:
+        user = cls(**parameters)
+    except TypeError as e:
+        raise StartupError(
+            f"class {cls.__qualname__} cannot be built from parameters {sorted(parameters)}: {e}"
+        ) from e
+    name = os.environ.get("PREDICTIVE_UNIT_ID", cls.__name__)
+    settings = scheduling(args.max_batch_size, args.max_batch_time, args.threads, 0, args.timeout)
+    return SeldonHandler(user, name, settings)

@@ -90,6 +90,11 @@ class Router:
         return 1 if np.asarray(features)[0][0] > 5 else 0
 
 
+class BadRouter:
+    def route(self, features, feature_names):
+        return "left"
+
+
 class Combiner:
     def aggregate(self, features_list, feature_names_list):
         return np.mean([np.asarray(f, dtype=float) for f in features_list], axis=0)

@@ -63,5 +63,13 @@ def flaky(x):
     return x
 
 
+@oxserve.model(name="broken", outputs=[("y", "FP32", [-1])])
+def broken(x):
+    """Forgets its declared output."""
+    return {}
+
+
 if __name__ == "__main__":
-    oxserve.serve([Iris, inspect, words, flaky], http_port=HTTP_PORT, grpc_port=GRPC_PORT, workers=WORKERS)
+    oxserve.serve(
+        [Iris, inspect, words, flaky, broken], http_port=HTTP_PORT, grpc_port=GRPC_PORT, workers=WORKERS
+    )
