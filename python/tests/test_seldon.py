@@ -166,13 +166,23 @@ def test_startup_errors_are_clear(args, env, message):
     assert message in server.output()
 
 
-def test_metadata_from_the_class(tmp_path):
-    del tmp_path
-    server = microservice("seldon_models.Transformer", "--service-type", "TRANSFORMER").start("/health/ping")
+def test_metadata_from_model_metadata_declares_and_checks_inputs():
+    metadata = {"name": "scaler", "inputs": [{"name": "x", "datatype": "FP64", "shape": [-1, 2]}]}
+    env = {"MODEL_METADATA": json.dumps(metadata)}
+    server = microservice("seldon_models.Transformer", "--service-type", "TRANSFORMER", env=env)
+    server.start("/health/ping")
     try:
         body = requests.get(server.url("/metadata"), timeout=TIMEOUT).json()
-        assert body["name"] == "Transformer"
-        assert json.dumps(body)
+        assert body["name"] == "scaler"
+        assert body["inputs"] == metadata["inputs"]
+        ok = requests.post(
+            server.url("/transform-input"), json={"data": {"ndarray": [[10, 20]]}}, timeout=TIMEOUT
+        )
+        assert ok.json()["data"]["ndarray"] == [[1.0, 2.0]]
+        bad = requests.post(
+            server.url("/transform-input"), json={"data": {"ndarray": [[1, 2, 3]]}}, timeout=TIMEOUT
+        )
+        assert bad.status_code == 400, bad.text
     finally:
         server.stop()
 

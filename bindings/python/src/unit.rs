@@ -63,6 +63,12 @@ impl PythonUnit {
         Ok(PythonUnit { metadata, handler: Arc::new(handler), supported, max_batch_size, timeout, jobs })
     }
 
+    /// Checks a request against the declared inputs, so that Python only sees tensors it
+    /// declared; a model that declares none takes any.
+    fn check(&self, request: &InferenceRequest) -> Result<()> {
+        if self.metadata.inputs.is_empty() { Ok(()) } else { self.metadata.check_request(request) }
+    }
+
     /// Runs `call` with the handler on a worker thread and waits for its answer.
     async fn call<T: Send + 'static>(
         &self,
@@ -153,9 +159,7 @@ impl Unit for PythonUnit {
     }
 
     async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {
-        if !self.metadata.inputs.is_empty() {
-            self.metadata.check_request(&request)?;
-        }
+        self.check(&request)?;
         self.call("predict", move |py, handler| {
             let message = match convert::request_to_py(py, &request) {
                 Ok(message) => message,
@@ -168,6 +172,7 @@ impl Unit for PythonUnit {
     }
 
     async fn transform_input(&self, request: InferenceRequest) -> Result<InferenceRequest> {
+        self.check(&request)?;
         self.call("transform_input", move |py, handler| {
             let message = match convert::request_to_py(py, &request) {
                 Ok(message) => message,
@@ -198,6 +203,7 @@ impl Unit for PythonUnit {
     }
 
     async fn route(&self, request: &InferenceRequest) -> Result<i32> {
+        self.check(request)?;
         let request = request.clone();
         self.call("route", move |py, handler| {
             let message = match convert::request_to_py(py, &request) {

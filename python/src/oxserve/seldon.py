@@ -161,6 +161,7 @@ class SeldonHandler(Handler):
             metadata = user.init_metadata() or {}
             if not isinstance(metadata, dict):
                 raise StartupError(f"{type(user).__qualname__}.init_metadata() must return a dict")
+        metadata.update(_metadata_from_env())
         super().__init__(
             metadata.get("name", name),
             inputs=_specs(metadata.get("inputs")),
@@ -279,6 +280,27 @@ class SeldonHandler(Handler):
             )
         empty = Payload(np.array([]), [], request.kind if request else "data", {})
         return self._respond([] if result is None else result, empty, names_from_class=False)
+
+
+def _metadata_from_env():
+    """``MODEL_METADATA``, which Seldon merges over ``init_metadata()``: JSON, or YAML when PyYAML
+    is installed."""
+    text = os.environ.get("MODEL_METADATA")
+    if not text:
+        return {}
+    try:
+        metadata = json.loads(text)
+    except json.JSONDecodeError as e:
+        try:
+            import yaml
+        except ImportError:
+            raise StartupError(
+                f"MODEL_METADATA is not JSON ({e}), and PyYAML is not installed to read YAML"
+            ) from None
+        metadata = yaml.safe_load(text)
+    if not isinstance(metadata, dict):
+        raise StartupError("MODEL_METADATA must be a mapping")
+    return metadata
 
 
 def _specs(entries):
