@@ -344,8 +344,8 @@ enum SeriesValue {
     Timer(TimerValue),
 }
 
-/// A histogram: observations per bucket (not cumulative; the last is beyond every bound), their
-/// sum and count.
+/// A histogram: observations per bucket (not cumulative; the last is beyond every bound, and
+/// their total is the count) and the sum of the observed seconds.
 struct TimerValue {
     counts: Vec<u64>,
     sum: f64,

@@ -1,6 +1,7 @@
 //! Seldon's component contract on a [`Unit`]: which unit method each component endpoint calls
-//! (`/predict`, `/transform-input`, `/transform-output`, `/route`, `/aggregate` and their gRPC
-//! twins), and how the unit's answer becomes the message the endpoint returns.
+//! (`/predict`, `/transform-input`, `/transform-output`, `/route`, `/aggregate`,
+//! `/send-feedback` and their gRPC twins), and how the unit's answer becomes the message the
+//! endpoint returns.
 //!
 //! Both transports share these rules, so a unit answers alike over REST and gRPC:
 //!

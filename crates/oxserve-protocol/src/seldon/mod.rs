@@ -28,9 +28,10 @@
 //!   protobuf `ListValue` and cannot be a bare scalar.
 //!
 //! [`component`] says which unit method each component endpoint (`/predict`, `/transform-input`,
-//! `/transform-output`, `/route`, `/aggregate`) calls and how the unit's answer becomes a message.
-//! A combiner's messages (`/aggregate`) are decoded one by one with the rules above and answered
-//! in the form of the first.
+//! `/transform-output`, `/route`, `/aggregate`, `/send-feedback`) calls and how the unit's answer
+//! becomes a message. A combiner's messages (`/aggregate`) and a feedback's parts are decoded one
+//! by one with the rules above; a feedback part may also carry no payload, only meta. The answer
+//! takes the form of the first message, or of the feedback's request.
 
 pub mod component;
 pub mod grpc;

@@ -1,8 +1,9 @@
 //! Seldon protocol REST routes, as the Seldon Core Python wrapper and executor expose them.
 //!
-//! The component endpoints (`/predict` and its aliases, `/transform-input`, `/transform-output`,
-//! `/route`, `/aggregate`, `/send-feedback` and its aliases) share one handler: read the body in any encoding the wrapper accepts,
-//! decode it into a [`Call`], let the unit answer, encode the answer in the request's form.
+//! The component endpoints (`/predict`, `/transform-input`, `/transform-output`, `/route`,
+//! `/aggregate`, `/send-feedback` and their aliases) share one handler: read the body in any
+//! encoding the wrapper accepts, decode it into a [`Call`], let the unit answer
+//! ([`AppState::seldon_call`], shared with gRPC), encode the answer in the request's form.
 
 mod forms;
 #[cfg(test)]
@@ -93,6 +94,8 @@ async fn predict_named(
     answer(state, unit, Endpoint::One(Call::Predict), headers, query, body).await
 }
 
+/// Reads and decodes one component call for `unit`, lets the unit answer, and encodes the
+/// answer; the outcome is recorded as every protocol's is.
 async fn answer(
     State(state): State<AppState>,
     unit: Result<Arc<dyn Unit>>,
