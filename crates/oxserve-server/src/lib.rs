@@ -69,6 +69,9 @@ impl AppState {
     /// on its request path, and the custom metrics the unit reported published on `/metrics`.
     pub(crate) async fn seldon_call(&self, unit: &dyn Unit, call: Call) -> Result<InferenceResponse> {
         let method = call.metric_method();
+        if let Call::Feedback(feedback) = &call {
+            self.metrics.record_reward(&unit.metadata().name, feedback.reward);
+        }
         let mut answer = component::call(unit, call).await?;
         self.metrics.publish_unit_metrics(&unit.metadata().name, method, &mut answer)?;
         self.add_seldon_request_path(&mut answer.response, unit);

@@ -11,8 +11,8 @@ use oxserve_batch::{BatchReport, Rejection, SchedulerObserver};
 use oxserve_core::{Error, ErrorKind, Metric, MetricKind, Result};
 use oxserve_protocol::seldon::component::Answer;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder, proto,
+    CounterVec, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder, proto,
 };
 
 /// The protocol a request arrived in, as a metric label.
@@ -48,6 +48,8 @@ pub struct Metrics {
     duration: HistogramVec,
     scheduler: SchedulerFamilies,
     units: UnitMetrics,
+    feedback: CounterVec,
+    feedback_reward: CounterVec,
 }
 
 const LABELS: [&str; 3] = ["model", "protocol", "outcome"];
@@ -91,6 +93,12 @@ fn histogram(
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry.register(Box::new(metric.clone())).expect("registered once");
+    metric
+}
+
+fn float_counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> CounterVec {
+    let metric = CounterVec::new(Opts::new(name, help), labels).expect("valid metric");
     registry.register(Box::new(metric.clone())).expect("registered once");
     metric
 }
@@ -223,7 +231,20 @@ impl Metrics {
         #[cfg(target_os = "linux")]
         r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
             .expect("registered once");
-        Metrics { registry: r, requests, duration, scheduler, units }
+        let feedback_labels = [MODEL_LABEL, METHOD_LABEL];
+        let feedback = float_counter(
+            &r,
+            "seldon_api_model_feedback_total",
+            "Feedback with a reward, by unit (Seldon's name).",
+            &feedback_labels,
+        );
+        let feedback_reward = float_counter(
+            &r,
+            "seldon_api_model_feedback_reward_total",
+            "Sum of feedback rewards, by unit (Seldon's name).",
+            &feedback_labels,
+        );
+        Metrics { registry: r, requests, duration, scheduler, units, feedback, feedback_reward }
     }
 
     /// The observer a model's scheduler reports to, with its label values resolved once.
@@ -280,6 +301,16 @@ impl Metrics {
             metrics.truncate(from);
         }
         Ok(())
+    }
+
+    /// Counts a feedback with a positive reward for `model`'s unit, as Seldon's wrapper does (a
+    /// zero reward is not counted; a counter cannot take a negative one).
+    pub fn record_reward(&self, model: &str, reward: f64) {
+        if reward.is_finite() && reward > 0.0 {
+            let labels = [model, "feedback"];
+            self.feedback.with_label_values(&labels).inc();
+            self.feedback_reward.with_label_values(&labels).inc_by(reward);
+        }
     }
 
     /// The Prometheus text exposition of every metric.
@@ -730,5 +761,18 @@ mod tests {
         assert_eq!(dropped.response.meta.metrics, [from_caller]);
         let text = m.render();
         assert!(text.contains("own_total") && !text.contains("caller_total"), "{text}");
+    }
+
+    #[test]
+    fn only_positive_rewards_are_counted() {
+        let m = Metrics::with_unit_metrics_in_answers(true);
+        for reward in [0.25, 0.0, -1.0, f64::NAN, f64::INFINITY, 0.5] {
+            m.record_reward("router", reward);
+        }
+        let text = m.render();
+        assert!(text.contains(r#"seldon_api_model_feedback_total{method="feedback",model_name="router"} 2"#));
+        assert!(text.contains(
+            r#"seldon_api_model_feedback_reward_total{method="feedback",model_name="router"} 0.75"#
+        ));
     }
 }

@@ -322,6 +322,10 @@ async fn feedback_reaches_the_unit_with_the_routing_it_learns_from() {
     }
     let text = metrics_text(&app).await;
     assert!(text.contains(r#"rewards_total{method="feedback",model_name="full"} 1.5"#), "{text}");
+    assert!(text.contains(r#"seldon_api_model_feedback_total{method="feedback",model_name="full"} 3"#));
+    assert!(
+        text.contains(r#"seldon_api_model_feedback_reward_total{method="feedback",model_name="full"} 1.5"#)
+    );
 }
 
 #[tokio::test]
