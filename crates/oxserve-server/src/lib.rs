@@ -64,9 +64,10 @@ impl AppState {
         result
     }
 
-    /// Answers a Seldon component call (predict, transforms, route, aggregate) with `unit`, for
+    /// Answers a Seldon component call (predict, transforms, route, aggregate, feedback) with `unit`, for
     /// REST and gRPC alike: the unit's answer as a message ([`component::call`]) with this unit
-    /// on its request path, and the custom metrics the unit reported published on `/metrics`.
+    /// on its request path, and the custom metrics the unit reported (and a feedback's reward)
+    /// published on `/metrics`.
     pub(crate) async fn seldon_call(&self, unit: &dyn Unit, call: Call) -> Result<InferenceResponse> {
         let method = call.metric_method();
         if let Call::Feedback(feedback) = &call {
