@@ -1,0 +1,299 @@
+//! What a graph file says, in one neutral form whatever its format.
+//!
+//! Two formats are read: a SeldonDeployment manifest ([`seldon`]) and a short native YAML
+//! ([`native`]). Both become a [`GraphSpec`]: a tree of [`NodeSpec`]s, each naming which unit
+//! runs it and which calls (stages) the executor makes to it. Every field the formats do not
+//! know is an error naming the field, so a typo never silently changes a deployment.
+
+mod native;
+mod params;
+mod seldon;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use oxserve_core::{Error, Result};
+use serde::de::DeserializeOwned;
+
+pub use params::Parameters;
+
+/// A whole graph file: the name it is served under and its root node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphSpec {
+    pub name: String,
+    pub root: NodeSpec,
+}
+
+/// One node of the graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSpec {
+    /// Unique in the graph: `meta.routing` and `meta.requestPath` are keyed by it.
+    pub name: String,
+    /// Where the node is in the file (`spec.predictors[0].graph.children[1]`), for errors.
+    pub at: String,
+    pub stages: Stages,
+    pub unit: UnitSpec,
+    pub parameters: Parameters,
+    pub children: Vec<NodeSpec>,
+}
+
+/// Seldon's predictive unit types; each implies the calls the executor makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeType {
+    Model,
+    Transformer,
+    OutputTransformer,
+    Router,
+    Combiner,
+}
+
+impl NodeType {
+    /// The calls Seldon's executor makes to a node of this type.
+    pub fn stages(self) -> Stages {
+        let mut stages = Stages::default();
+        match self {
+            NodeType::Model => {
+                stages.input = Some(InputStage::Predict);
+                stages.feedback = true;
+            }
+            NodeType::Transformer => stages.input = Some(InputStage::TransformInput),
+            NodeType::OutputTransformer => stages.output = true,
+            NodeType::Router => {
+                stages.route = true;
+                stages.feedback = true;
+            }
+            NodeType::Combiner => stages.aggregate = true,
+        }
+        stages
+    }
+}
+
+/// Which unit calls the executor makes at a node, in walk order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stages {
+    /// What turns the node's request into the one its children get.
+    pub input: Option<InputStage>,
+    /// Ask the unit which child (or all, or none) takes the request.
+    pub route: bool,
+    /// Combine the children's answers with the unit; otherwise the first child's answer is kept.
+    pub aggregate: bool,
+    /// Rewrite the answer on its way back.
+    pub output: bool,
+    /// Pass feedback to the unit.
+    pub feedback: bool,
+}
+
+/// The call a node's input stage makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputStage {
+    Predict,
+    TransformInput,
+}
+
+/// What runs a node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UnitSpec {
+    /// A model file served in this process (ONNX), through the same loader as `oxserve serve`.
+    Model(PathBuf),
+    /// A unit of oxserve itself.
+    Builtin(Builtin),
+    /// Another server, reached over the network.
+    Remote(RemoteSpec),
+}
+
+/// The built-in units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// Seldon's `RANDOM_ABTEST`: child 0 with probability `ratioA`, else child 1.
+    RandomAbTest,
+    /// Seldon's `AVERAGE_COMBINER`: the element-wise mean of the children's outputs.
+    AverageCombiner,
+    /// A multi-armed bandit router that mostly exploits the best branch so far.
+    EpsilonGreedy,
+    /// A multi-armed bandit router that samples each branch's Beta posterior.
+    ThompsonSampling,
+}
+
+impl Builtin {
+    /// Parses an `implementation` value; `None` for names that are not built-in units.
+    pub fn parse(name: &str) -> Option<Builtin> {
+        match name {
+            "RANDOM_ABTEST" => Some(Builtin::RandomAbTest),
+            "AVERAGE_COMBINER" => Some(Builtin::AverageCombiner),
+            "EPSILON_GREEDY" => Some(Builtin::EpsilonGreedy),
+            "THOMPSON_SAMPLING" => Some(Builtin::ThompsonSampling),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::RandomAbTest => "RANDOM_ABTEST",
+            Builtin::AverageCombiner => "AVERAGE_COMBINER",
+            Builtin::EpsilonGreedy => "EPSILON_GREEDY",
+            Builtin::ThompsonSampling => "THOMPSON_SAMPLING",
+        }
+    }
+
+    /// The node type the unit plays.
+    pub fn node_type(self) -> NodeType {
+        match self {
+            Builtin::AverageCombiner => NodeType::Combiner,
+            Builtin::RandomAbTest | Builtin::EpsilonGreedy | Builtin::ThompsonSampling => NodeType::Router,
+        }
+    }
+}
+
+/// A unit served by another process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteSpec {
+    pub host: String,
+    pub port: u16,
+    pub transport: Transport,
+    pub protocol: Protocol,
+    /// Longest one call may take, retries included.
+    pub timeout: Duration,
+    /// Extra attempts for calls that are safe to repeat (all but feedback, which changes state).
+    pub retries: u32,
+}
+
+impl RemoteSpec {
+    /// Where the unit is, as logs and `meta.requestPath` show it: `seldon+grpc://host:port`.
+    pub fn url(&self) -> String {
+        let protocol = match self.protocol {
+            Protocol::Seldon => "seldon",
+            Protocol::V2 => "v2",
+        };
+        let transport = match self.transport {
+            Transport::Rest => "http",
+            Transport::Grpc => "grpc",
+        };
+        format!("{protocol}+{transport}://{}:{}", self.host, self.port)
+    }
+}
+
+/// Default per-call limit of a remote unit when the file sets none.
+pub const DEFAULT_REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default extra attempts of an idempotent remote call.
+pub const DEFAULT_REMOTE_RETRIES: u32 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Rest,
+    Grpc,
+}
+
+/// The protocol a remote unit speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Seldon's component API: `/predict`, `/transform-input`, `/route`, … (or their gRPC twins).
+    Seldon,
+    /// Open Inference Protocol V2: `infer` only, so the unit can be a model and nothing else.
+    V2,
+}
+
+/// Reads a graph file, SeldonDeployment or native. Relative model paths are resolved against the
+/// file's folder, so a graph works from any working directory.
+pub fn load(path: &Path) -> Result<GraphSpec> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let default_name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    parse(&text, folder, &default_name).map_err(|e| e.context(path.display()))
+}
+
+/// Parses graph text; `folder` anchors relative model paths, `default_name` names a graph whose
+/// text names none.
+pub fn parse(text: &str, folder: &Path, default_name: &str) -> Result<GraphSpec> {
+    let probe: serde_norway::Value =
+        serde_norway::from_str(text).map_err(|e| Error::invalid(format!("not YAML: {e}")))?;
+    let spec = match (
+        probe.get("apiVersion").and_then(|v| v.as_str()),
+        probe.get("kind").and_then(|v| v.as_str()),
+    ) {
+        (Some(api), Some("SeldonDeployment")) if api.starts_with("machinelearning.seldon.io/") => {
+            seldon::convert(typed(text)?, folder)?
+        }
+        (Some(api), Some(kind)) => {
+            return Err(Error::invalid(format!(
+                "kind: {api} {kind} is not a graph this version reads; give a SeldonDeployment \
+                 (machinelearning.seldon.io/v1) or a native graph (name, graph)"
+            )));
+        }
+        _ => native::convert(typed(text)?, folder, default_name)?,
+    };
+    validate(&spec.root)?;
+    let mut names = std::collections::BTreeSet::new();
+    check_unique(&spec.root, &mut names)?;
+    Ok(spec)
+}
+
+/// Deserializes YAML into `T`. The YAML reader's errors start with the path of the field at
+/// fault and end with its line (`graph.children[1]: unknown field `nmae`, … at line 7 column 5`).
+fn typed<T: DeserializeOwned>(text: &str) -> Result<T> {
+    serde_norway::from_str(text).map_err(|e| Error::invalid(e.to_string()))
+}
+
+/// Checks what the executor relies on: routers and combiners have children, built-ins get the
+/// children they need.
+fn validate(node: &NodeSpec) -> Result<()> {
+    let fail = |message: String| Err(Error::invalid(format!("{}: node '{}' {message}", node.at, node.name)));
+    if (node.stages.route || node.stages.aggregate) && node.children.is_empty() {
+        return fail("routes or combines, so it needs children".into());
+    }
+    if node.stages.input.is_none() && !node.stages.output && node.children.is_empty() {
+        return fail("has no children and no stage that answers; give it a type such as MODEL".into());
+    }
+    if let UnitSpec::Builtin(builtin) = node.unit {
+        let wanted = builtin.node_type().stages();
+        if (node.stages.route, node.stages.aggregate) != (wanted.route, wanted.aggregate)
+            || node.stages.input.is_some()
+            || node.stages.output
+        {
+            return fail(format!("is {} but its type or methods ask for other calls", builtin.name()));
+        }
+        if builtin == Builtin::RandomAbTest && node.children.len() != 2 {
+            return fail(format!(
+                "is RANDOM_ABTEST, which needs exactly 2 children, not {}",
+                node.children.len()
+            ));
+        }
+    }
+    if let UnitSpec::Remote(remote) = &node.unit
+        && remote.protocol == Protocol::V2
+        && (node.stages.route
+            || node.stages.aggregate
+            || node.stages.output
+            || node.stages.input == Some(InputStage::TransformInput))
+    {
+        return fail(
+            "speaks V2, which has only model inference; use protocol seldon for other node types".into(),
+        );
+    }
+    node.children.iter().try_for_each(validate)
+}
+
+fn check_unique<'a>(node: &'a NodeSpec, names: &mut std::collections::BTreeSet<&'a str>) -> Result<()> {
+    if !names.insert(&node.name) {
+        return Err(Error::invalid(format!(
+            "{}.name: '{}' names two nodes; names key meta.routing and must be unique",
+            node.at, node.name
+        )));
+    }
+    node.children.iter().try_for_each(|child| check_unique(child, names))
+}
+
+/// A model path from a file: relative paths are relative to the graph file's folder, and a
+/// `file://` prefix is dropped. Remote storage (`gs://`, `s3://`…) is not fetched.
+fn model_path(uri: &str, folder: &Path, field: &str) -> Result<PathBuf> {
+    let path = uri.strip_prefix("file://").unwrap_or(uri);
+    if path.contains("://") {
+        return Err(Error::invalid(format!(
+            "{field}: '{uri}' is remote storage, which `oxserve run` does not download; give a local path"
+        )));
+    }
+    Ok(folder.join(path))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,174 @@
+//! oxserve's short graph form: Seldon's node tree without the Kubernetes wrapping.
+//!
+//! ```yaml
+//! name: iris-ab                  # served model name (default: the file name)
+//! graph:
+//!   name: ab
+//!   implementation: RANDOM_ABTEST
+//!   parameters: {ratioA: 0.7}    # a plain map, values typed by YAML
+//!   children:
+//!     - {name: a, model: ../models/iris/model.onnx}
+//!     - name: b
+//!       type: MODEL              # the default; TRANSFORMER, OUTPUT_TRANSFORMER, ROUTER, COMBINER
+//!       endpoint: {host: 127.0.0.1, port: 9000, transport: grpc, protocol: seldon, timeout_ms: 500}
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use oxserve_core::{Error, Result};
+use serde::Deserialize;
+
+use super::{
+    Builtin, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, NodeSpec, NodeType, Parameters,
+    Protocol, RemoteSpec, Transport, UnitSpec,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct File {
+    #[serde(default)]
+    name: Option<String>,
+    graph: Node,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Node {
+    name: String,
+    #[serde(default, rename = "type")]
+    node_type: Option<TypeName>,
+    #[serde(default)]
+    implementation: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    endpoint: Option<Endpoint>,
+    #[serde(default)]
+    parameters: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    children: Vec<Node>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(super) enum TypeName {
+    Model,
+    Transformer,
+    OutputTransformer,
+    Router,
+    Combiner,
+}
+
+impl From<TypeName> for NodeType {
+    fn from(name: TypeName) -> NodeType {
+        match name {
+            TypeName::Model => NodeType::Model,
+            TypeName::Transformer => NodeType::Transformer,
+            TypeName::OutputTransformer => NodeType::OutputTransformer,
+            TypeName::Router => NodeType::Router,
+            TypeName::Combiner => NodeType::Combiner,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Endpoint {
+    host: String,
+    port: u16,
+    #[serde(default)]
+    transport: TransportName,
+    #[serde(default)]
+    protocol: ProtocolName,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    retries: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum TransportName {
+    #[default]
+    Rest,
+    Grpc,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ProtocolName {
+    #[default]
+    Seldon,
+    V2,
+}
+
+pub(super) fn convert(file: File, folder: &Path, default_name: &str) -> Result<GraphSpec> {
+    let root = node(file.graph, "graph".into(), folder)?;
+    Ok(GraphSpec { name: file.name.unwrap_or_else(|| default_name.to_string()), root })
+}
+
+fn node(node: Node, at: String, folder: &Path) -> Result<NodeSpec> {
+    let builtin = match &node.implementation {
+        None => None,
+        Some(name) => Some(Builtin::parse(name).ok_or_else(|| {
+            Error::invalid(format!(
+                "{at}.implementation: '{name}' is not a built-in unit; expected RANDOM_ABTEST, \
+                 AVERAGE_COMBINER, EPSILON_GREEDY or THOMPSON_SAMPLING (a model is `model: PATH`)"
+            ))
+        })?),
+    };
+    let unit = match (builtin, node.model, node.endpoint) {
+        (Some(builtin), None, None) => UnitSpec::Builtin(builtin),
+        (None, Some(model), None) => {
+            UnitSpec::Model(super::model_path(&model, folder, &format!("{at}.model"))?)
+        }
+        (None, None, Some(endpoint)) => UnitSpec::Remote(remote(endpoint)),
+        (None, None, None) => {
+            return Err(Error::invalid(format!(
+                "{at}: node '{}' needs one of implementation, model or endpoint",
+                node.name
+            )));
+        }
+        _ => {
+            return Err(Error::invalid(format!(
+                "{at}: node '{}' gives more than one of implementation, model and endpoint",
+                node.name
+            )));
+        }
+    };
+    let node_type =
+        node.node_type.map(NodeType::from).or(builtin.map(Builtin::node_type)).unwrap_or(NodeType::Model);
+    let children = node
+        .children
+        .into_iter()
+        .enumerate()
+        .map(|(i, child)| self::node(child, format!("{at}.children[{i}]"), folder))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(NodeSpec {
+        name: node.name,
+        stages: node_type.stages(),
+        unit,
+        parameters: Parameters::new(node.parameters, format!("{at}.parameters")),
+        children,
+        at,
+    })
+}
+
+fn remote(endpoint: Endpoint) -> RemoteSpec {
+    RemoteSpec {
+        host: endpoint.host,
+        port: endpoint.port,
+        transport: match endpoint.transport {
+            TransportName::Rest => Transport::Rest,
+            TransportName::Grpc => Transport::Grpc,
+        },
+        protocol: match endpoint.protocol {
+            ProtocolName::Seldon => Protocol::Seldon,
+            ProtocolName::V2 => Protocol::V2,
+        },
+        timeout: endpoint.timeout_ms.map_or(DEFAULT_REMOTE_TIMEOUT, Duration::from_millis),
+        retries: endpoint.retries.unwrap_or(DEFAULT_REMOTE_RETRIES),
+    }
+}

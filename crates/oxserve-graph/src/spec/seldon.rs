@@ -1,0 +1,366 @@
+//! SeldonDeployment manifests (`machinelearning.seldon.io/v1`), read for their graph.
+//!
+//! Locally there is no cluster to start containers, so each node must say how it runs without
+//! one: a built-in `implementation`, a `modelUri` on this machine, an `endpoint` of a server that
+//! already runs, or a container image of Seldon's bandit routers (`seldonio/mab_epsilon_greedy`,
+//! `seldonio/mab_thompson_sampling`), which oxserve has built in. Kubernetes-only fields
+//! (`componentSpecs`, `replicas`, `hpaSpec`, `svcOrchSpec`, …) are accepted and not acted on.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use oxserve_core::{Error, Result};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{
+    Builtin, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, InputStage, NodeSpec, NodeType,
+    Parameters, Protocol, RemoteSpec, Transport, UnitSpec,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct Manifest {
+    #[allow(dead_code, reason = "checked by the format probe; kept so that the field is known")]
+    api_version: String,
+    #[allow(dead_code, reason = "checked by the format probe; kept so that the field is known")]
+    kind: String,
+    #[serde(default)]
+    metadata: ObjectMeta,
+    spec: Spec,
+    /// What a cluster wrote back; irrelevant here.
+    #[serde(default)]
+    #[allow(dead_code, reason = "accepted so that a manifest read back from a cluster loads")]
+    status: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectMeta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(flatten)]
+    #[allow(dead_code, reason = "namespace, labels, annotations… mean nothing without a cluster")]
+    other: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Spec {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    protocol: Option<String>,
+    #[serde(default)]
+    transport: Option<EndpointType>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+    predictors: Vec<Predictor>,
+    /// Fields that size or place pods: accepted, meaningless in one process.
+    #[serde(default)]
+    #[allow(dead_code, reason = "accepted so that a cluster manifest loads unchanged")]
+    server_type: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code, reason = "accepted so that a cluster manifest loads unchanged")]
+    replicas: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code, reason = "the Kubernetes-only fields are accepted and not acted on")]
+struct Predictor {
+    #[serde(default)]
+    name: Option<String>,
+    graph: Node,
+    #[serde(default)]
+    component_specs: Vec<Value>,
+    #[serde(default)]
+    traffic: Option<u32>,
+    #[serde(default)]
+    shadow: bool,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+    replicas: Option<Value>,
+    labels: Option<Value>,
+    svc_orch_spec: Option<Value>,
+    engine_resources: Option<Value>,
+    explainer: Option<Value>,
+    ssl: Option<Value>,
+    progress_deadline_seconds: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code, reason = "credentials and storage images serve a cluster's model download")]
+struct Node {
+    name: String,
+    #[serde(default)]
+    children: Vec<Node>,
+    #[serde(default, rename = "type")]
+    node_type: Option<SeldonType>,
+    #[serde(default)]
+    implementation: Option<String>,
+    #[serde(default)]
+    methods: Vec<Method>,
+    #[serde(default)]
+    endpoint: Option<Endpoint>,
+    #[serde(default)]
+    parameters: Vec<Parameter>,
+    #[serde(default)]
+    model_uri: Option<String>,
+    service_account_name: Option<Value>,
+    env_secret_ref_name: Option<Value>,
+    storage_initializer_image: Option<Value>,
+    logger: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum SeldonType {
+    Model,
+    Transformer,
+    OutputTransformer,
+    Router,
+    Combiner,
+    UnknownType,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum Method {
+    TransformInput,
+    TransformOutput,
+    Route,
+    Aggregate,
+    SendFeedback,
+}
+
+/// Seldon spells the first two in snake case and the ports in camel case.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Endpoint {
+    #[serde(default)]
+    service_host: Option<String>,
+    #[serde(default)]
+    service_port: Option<u16>,
+    #[serde(default, rename = "type")]
+    endpoint_type: Option<EndpointType>,
+    #[serde(default, rename = "httpPort")]
+    http_port: Option<u16>,
+    #[serde(default, rename = "grpcPort")]
+    grpc_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+enum EndpointType {
+    #[serde(rename = "REST", alias = "rest")]
+    Rest,
+    #[serde(rename = "GRPC", alias = "grpc")]
+    Grpc,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Parameter {
+    name: String,
+    value: String,
+    #[serde(rename = "type")]
+    kind: ParameterType,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+enum ParameterType {
+    Int,
+    Float,
+    Double,
+    String,
+    Bool,
+}
+
+/// Settings shared by every node of the predictor.
+struct Context<'a> {
+    folder: &'a Path,
+    protocol: Protocol,
+    transport: Option<EndpointType>,
+    annotations: BTreeMap<String, String>,
+    /// Container images by container name, from `componentSpecs`.
+    images: BTreeMap<String, String>,
+}
+
+pub(super) fn convert(manifest: Manifest, folder: &Path) -> Result<GraphSpec> {
+    let spec = manifest.spec;
+    let protocol = match spec.protocol.as_deref() {
+        None | Some("seldon") => Protocol::Seldon,
+        Some("v2" | "kfserving") => Protocol::V2,
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "spec.protocol: '{other}' is not supported; expected seldon, v2 or kfserving"
+            )));
+        }
+    };
+    let mut predictors = spec.predictors.into_iter().filter(|p| !p.shadow);
+    let (Some(predictor), None) = (predictors.next(), predictors.next()) else {
+        return Err(Error::invalid(
+            "spec.predictors: `oxserve run` serves exactly one predictor that is not a shadow; \
+             split the others into their own files",
+        ));
+    };
+    let mut annotations = spec.annotations;
+    annotations.extend(predictor.annotations);
+    let context = Context {
+        folder,
+        protocol,
+        transport: spec.transport,
+        annotations,
+        images: images(&predictor.component_specs),
+    };
+    let name = manifest.metadata.name.or(spec.name).or(predictor.name).unwrap_or_else(|| "graph".into());
+    Ok(GraphSpec { name, root: node(predictor.graph, "spec.predictors[0].graph".into(), &context)? })
+}
+
+/// `componentSpecs[].spec.containers[]` as name → image.
+fn images(component_specs: &[Value]) -> BTreeMap<String, String> {
+    let containers = component_specs
+        .iter()
+        .filter_map(|c| c.pointer("/spec/containers").and_then(Value::as_array))
+        .flatten();
+    containers
+        .filter_map(|c| Some((c.get("name")?.as_str()?.to_string(), c.get("image")?.as_str()?.to_string())))
+        .collect()
+}
+
+fn node(node: Node, at: String, context: &Context<'_>) -> Result<NodeSpec> {
+    let parameters = parameters(&node.parameters, &at)?;
+    let builtin = match node.implementation.as_deref() {
+        Some(name) => match Builtin::parse(name) {
+            Some(builtin) => Some(builtin),
+            None if node.model_uri.is_some() || node.endpoint.is_some() => None,
+            None => {
+                return Err(Error::invalid(format!(
+                    "{at}.implementation: '{name}' is not built into oxserve (RANDOM_ABTEST, \
+                     AVERAGE_COMBINER, EPSILON_GREEDY, THOMPSON_SAMPLING); give a local modelUri or an endpoint"
+                )));
+            }
+        },
+        None if node.model_uri.is_none() && node.endpoint.is_none() => {
+            bandit_image(context.images.get(&node.name).map(String::as_str))
+        }
+        None => None,
+    };
+    let unit = match (builtin, &node.model_uri, &node.endpoint) {
+        (Some(builtin), _, _) => UnitSpec::Builtin(builtin),
+        (None, _, Some(endpoint)) => UnitSpec::Remote(remote(endpoint, &format!("{at}.endpoint"), context)?),
+        (None, Some(uri), None) => {
+            UnitSpec::Model(super::model_path(uri, context.folder, &format!("{at}.modelUri"))?)
+        }
+        (None, None, None) => {
+            let image = context.images.get(&node.name).map_or(String::new(), |i| format!(" (image {i})"));
+            return Err(Error::invalid(format!(
+                "{at}: node '{}'{image} runs in a container, which `oxserve run` cannot start; \
+                 give it a local modelUri, an endpoint of a running server, or a built-in implementation",
+                node.name
+            )));
+        }
+    };
+    let node_type = match node.node_type {
+        Some(SeldonType::UnknownType) | None if !node.methods.is_empty() => None,
+        Some(SeldonType::UnknownType) => {
+            return Err(Error::invalid(format!("{at}.type: UNKNOWN_TYPE needs methods")));
+        }
+        Some(t) => Some(node_type(t)),
+        None => Some(builtin.map_or(NodeType::Model, Builtin::node_type)),
+    };
+    let mut stages = node_type.map(NodeType::stages).unwrap_or_default();
+    for method in &node.methods {
+        match method {
+            Method::TransformInput => stages.input = Some(InputStage::TransformInput),
+            Method::TransformOutput => stages.output = true,
+            Method::Route => stages.route = true,
+            Method::Aggregate => stages.aggregate = true,
+            Method::SendFeedback => stages.feedback = true,
+        }
+    }
+    let children = node
+        .children
+        .into_iter()
+        .enumerate()
+        .map(|(i, child)| self::node(child, format!("{at}.children[{i}]"), context))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(NodeSpec { name: node.name, at, stages, unit, parameters, children })
+}
+
+fn node_type(t: SeldonType) -> NodeType {
+    match t {
+        SeldonType::Model | SeldonType::UnknownType => NodeType::Model,
+        SeldonType::Transformer => NodeType::Transformer,
+        SeldonType::OutputTransformer => NodeType::OutputTransformer,
+        SeldonType::Router => NodeType::Router,
+        SeldonType::Combiner => NodeType::Combiner,
+    }
+}
+
+/// Seldon's bandit router images, which oxserve runs as built-in units.
+fn bandit_image(image: Option<&str>) -> Option<Builtin> {
+    let repository = image?.rsplit('/').next()?.split(':').next()?;
+    match repository {
+        "mab_epsilon_greedy" => Some(Builtin::EpsilonGreedy),
+        "mab_thompson_sampling" => Some(Builtin::ThompsonSampling),
+        _ => None,
+    }
+}
+
+fn remote(endpoint: &Endpoint, at: &str, context: &Context<'_>) -> Result<RemoteSpec> {
+    let transport = match endpoint.endpoint_type.or(context.transport) {
+        Some(EndpointType::Grpc) => Transport::Grpc,
+        Some(EndpointType::Rest) | None => Transport::Rest,
+    };
+    let port = endpoint
+        .service_port
+        .or(match transport {
+            Transport::Rest => endpoint.http_port,
+            Transport::Grpc => endpoint.grpc_port,
+        })
+        .ok_or_else(|| Error::invalid(format!("{at}.service_port: needed to reach the unit")))?;
+    let host = endpoint.service_host.clone().unwrap_or_else(|| "127.0.0.1".into());
+    let annotation = match transport {
+        Transport::Rest => "seldon.io/rest-timeout",
+        Transport::Grpc => "seldon.io/grpc-timeout",
+    };
+    let timeout = match context.annotations.get(annotation) {
+        None => DEFAULT_REMOTE_TIMEOUT,
+        Some(ms) => Duration::from_millis(ms.parse().map_err(|_| {
+            Error::invalid(format!("annotations.{annotation}: '{ms}' is not a number of milliseconds"))
+        })?),
+    };
+    Ok(RemoteSpec {
+        host,
+        port,
+        transport,
+        protocol: context.protocol,
+        timeout,
+        retries: DEFAULT_REMOTE_RETRIES,
+    })
+}
+
+/// Seldon's `{name, value, type}` list, each value parsed as its type says.
+fn parameters(list: &[Parameter], at: &str) -> Result<Parameters> {
+    let mut values = BTreeMap::new();
+    for (i, p) in list.iter().enumerate() {
+        let bad =
+            |what: &str| Error::invalid(format!("{at}.parameters[{i}].value: '{}' is not {what}", p.value));
+        let value = match p.kind {
+            ParameterType::Int => Value::from(p.value.trim().parse::<i64>().map_err(|_| bad("an INT"))?),
+            ParameterType::Float | ParameterType::Double => {
+                Value::from(p.value.trim().parse::<f64>().map_err(|_| bad("a number"))?)
+            }
+            ParameterType::Bool => {
+                Value::from(p.value.trim().parse::<bool>().map_err(|_| bad("true or false"))?)
+            }
+            ParameterType::String => Value::from(p.value.clone()),
+        };
+        values.insert(p.name.clone(), value);
+    }
+    Ok(Parameters::new(values, format!("{at}.parameters")))
+}

@@ -1,0 +1,143 @@
+use std::path::Path;
+
+use super::*;
+
+fn native(text: &str) -> Result<GraphSpec> {
+    parse(text, Path::new("/graphs"), "file")
+}
+
+#[test]
+fn native_form_infers_types_and_resolves_model_paths() {
+    let spec = native(
+        "graph:\n  name: ab\n  implementation: RANDOM_ABTEST\n  parameters: {ratioA: 0.7}\n  children:\n\
+         \x20   - {name: a, model: ../models/iris/model.onnx}\n\
+         \x20   - {name: b, endpoint: {host: 127.0.0.1, port: 9000, transport: grpc, timeout_ms: 250}}\n",
+    )
+    .unwrap();
+    assert_eq!(spec.name, "file");
+    assert_eq!(spec.root.unit, UnitSpec::Builtin(Builtin::RandomAbTest));
+    assert!(spec.root.stages.route && spec.root.stages.feedback);
+    assert_eq!(spec.root.parameters.f64("ratioA").unwrap(), Some(0.7));
+    let a = &spec.root.children[0];
+    assert_eq!(a.unit, UnitSpec::Model(PathBuf::from("/graphs/../models/iris/model.onnx")));
+    assert_eq!(a.stages, NodeType::Model.stages());
+    let UnitSpec::Remote(b) = &spec.root.children[1].unit else { panic!("b is remote") };
+    assert_eq!(
+        (b.transport, b.protocol, b.timeout),
+        (Transport::Grpc, Protocol::Seldon, Duration::from_millis(250))
+    );
+    assert_eq!(b.url(), "seldon+grpc://127.0.0.1:9000");
+}
+
+#[test]
+fn unknown_fields_are_named_with_their_path() {
+    let e = native("graph:\n  name: m\n  model: m.onnx\n  childrn: []\n").unwrap_err();
+    assert!(e.message.starts_with("graph: unknown field `childrn`"), "{}", e.message);
+    let e =
+        native("graph:\n  name: m\n  children:\n    - {name: a, model: a.onnx, tipe: MODEL}\n").unwrap_err();
+    assert!(e.message.starts_with("graph.children[0]: unknown field `tipe`"), "{}", e.message);
+    let e = native("graph: {name: m, type: MODLE, model: a.onnx}\n").unwrap_err();
+    assert!(e.message.starts_with("graph.type: unknown variant `MODLE`"), "{}", e.message);
+}
+
+#[test]
+fn nodes_are_checked() {
+    let cases = [
+        ("graph: {name: m}\n", "graph: node 'm' needs one of implementation, model or endpoint"),
+        ("graph: {name: m, model: a.onnx, implementation: RANDOM_ABTEST}\n", "more than one of"),
+        ("graph: {name: m, implementation: NOPE}\n", "graph.implementation: 'NOPE' is not a built-in"),
+        ("graph: {name: r, implementation: RANDOM_ABTEST}\n", "routes or combines, so it needs children"),
+        (
+            "graph:\n  name: r\n  implementation: RANDOM_ABTEST\n  children: [{name: a, model: a.onnx}]\n",
+            "exactly 2 children, not 1",
+        ),
+        (
+            "graph:\n  name: m\n  model: a.onnx\n  children: [{name: m, model: b.onnx}]\n",
+            "graph.children[0].name: 'm' names two nodes",
+        ),
+        ("graph: {name: m, model: 'gs://bucket/m'}\n", "graph.model: 'gs://bucket/m' is remote storage"),
+        (
+            "graph:\n  name: t\n  type: TRANSFORMER\n  endpoint: {host: h, port: 1, protocol: v2}\n  children: [{name: m, model: a.onnx}]\n",
+            "speaks V2",
+        ),
+    ];
+    for (text, expected) in cases {
+        let e = native(text).unwrap_err();
+        assert!(e.message.contains(expected), "{text}: {}", e.message);
+    }
+}
+
+const SELDON: &str = r#"
+apiVersion: machinelearning.seldon.io/v1
+kind: SeldonDeployment
+metadata: {name: bandit, namespace: models}
+spec:
+  protocol: seldon
+  transport: grpc
+  annotations: {seldon.io/grpc-timeout: "1500"}
+  predictors:
+  - name: main
+    replicas: 1
+    componentSpecs:
+    - spec:
+        containers:
+        - {name: eg, image: seldonio/mab_epsilon_greedy:1.18.0}
+    graph:
+      name: eg
+      type: ROUTER
+      parameters:
+      - {name: n_branches, value: "2", type: INT}
+      - {name: epsilon, value: "0.2", type: FLOAT}
+      children:
+      - {name: a, type: MODEL, modelUri: "file://models/a.onnx"}
+      - name: b
+        type: MODEL
+        endpoint: {service_host: 127.0.0.1, service_port: 9500}
+"#;
+
+#[test]
+fn seldon_deployment_graph() {
+    let spec = parse(SELDON, Path::new("/g"), "file").unwrap();
+    assert_eq!(spec.name, "bandit");
+    assert_eq!(spec.root.unit, UnitSpec::Builtin(Builtin::EpsilonGreedy));
+    assert_eq!(spec.root.parameters.u64("n_branches").unwrap(), Some(2));
+    assert_eq!(spec.root.parameters.f64("epsilon").unwrap(), Some(0.2));
+    assert_eq!(spec.root.children[0].unit, UnitSpec::Model(PathBuf::from("/g/models/a.onnx")));
+    let UnitSpec::Remote(b) = &spec.root.children[1].unit else { panic!("b is remote") };
+    assert_eq!((b.transport, b.port, b.timeout), (Transport::Grpc, 9500, Duration::from_millis(1500)));
+}
+
+#[test]
+fn seldon_errors_name_the_field() {
+    let e = parse(&SELDON.replace("replicas: 1", "replica: 1"), Path::new("/g"), "f").unwrap_err();
+    assert!(e.message.starts_with("spec.predictors[0]: unknown field `replica`"), "{}", e.message);
+    let e = parse(&SELDON.replace("value: \"0.2\"", "value: \"lots\""), Path::new("/g"), "f").unwrap_err();
+    assert!(
+        e.message.contains("spec.predictors[0].graph.parameters[1].value: 'lots' is not a number"),
+        "{}",
+        e.message
+    );
+    let e = parse(&SELDON.replace("mab_epsilon_greedy", "my_router"), Path::new("/g"), "f").unwrap_err();
+    assert!(
+        e.message.contains("node 'eg' (image seldonio/my_router:1.18.0) runs in a container"),
+        "{}",
+        e.message
+    );
+    let methods = SELDON.replace("type: ROUTER", "type: UNKNOWN_TYPE");
+    let e = parse(&methods, Path::new("/g"), "f").unwrap_err();
+    assert!(e.message.contains("UNKNOWN_TYPE needs methods"), "{}", e.message);
+    let e = parse("apiVersion: serving.kserve.io/v1alpha1\nkind: Thing\n", Path::new("/g"), "f").unwrap_err();
+    assert!(e.message.starts_with("kind: serving.kserve.io/v1alpha1 Thing"), "{}", e.message);
+}
+
+#[test]
+fn seldon_methods_choose_the_stages() {
+    let text = SELDON.replace(
+        "      - {name: a, type: MODEL, modelUri: \"file://models/a.onnx\"}",
+        "      - {name: a, type: UNKNOWN_TYPE, methods: [TRANSFORM_INPUT, SEND_FEEDBACK], modelUri: a.onnx, children: [{name: c, modelUri: c.onnx}]}",
+    );
+    let spec = parse(&text, Path::new("/g"), "f").unwrap();
+    let a = &spec.root.children[0];
+    assert_eq!(a.stages.input, Some(InputStage::TransformInput));
+    assert!(a.stages.feedback && !a.stages.route && !a.stages.output);
+}

@@ -1,0 +1,339 @@
+//! The executor and the built-in units, on graphs whose models are small in-process units.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use oxserve_core::{
+    DataType, Error, ErrorKind, Feedback, InferenceRequest, InferenceResponse, Meta, ModelMetadata, Result,
+    Tensor, TensorSpec, Unit,
+};
+use oxserve_graph::{Graph, RouterMetrics, assemble, spec};
+
+/// A model that multiplies its FP64 input `x` by `factor` into output `y`, tags its answer with
+/// its name, and counts the feedback it gets. Its "file name" says what it does: `scale3`,
+/// `slow`, `fail`, `route7` (a router that picks child 7).
+struct Fake {
+    metadata: ModelMetadata,
+    factor: f64,
+    delay: Duration,
+    route: i32,
+    fails: bool,
+    feedback: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl Unit for Fake {
+    fn metadata(&self) -> &ModelMetadata {
+        &self.metadata
+    }
+
+    async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {
+        tokio::time::sleep(self.delay).await;
+        if self.fails {
+            return Err(Error::internal("out of cheese"));
+        }
+        let x = request.input("x").ok_or_else(|| Error::invalid("no input x"))?;
+        let y: Vec<u8> = values(x).iter().flat_map(|v| (v * self.factor).to_le_bytes()).collect();
+        let mut meta = Meta::default();
+        meta.tags.insert(self.metadata.name.clone(), true.into());
+        Ok(InferenceResponse {
+            outputs: vec![Tensor::new("y", DataType::Fp64, x.shape.clone(), Bytes::from(y))?],
+            meta,
+            ..Default::default()
+        })
+    }
+
+    async fn route(&self, _request: &InferenceRequest) -> Result<i32> {
+        Ok(self.route)
+    }
+
+    async fn send_feedback(&self, _feedback: Feedback) -> Result<InferenceResponse> {
+        self.feedback.fetch_add(1, Ordering::SeqCst);
+        Ok(InferenceResponse::default())
+    }
+}
+
+fn values(t: &Tensor) -> Vec<f64> {
+    t.data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
+}
+
+/// Feedback counts by node name.
+type Counts = Arc<Mutex<Vec<(String, Arc<AtomicUsize>)>>>;
+
+fn build(yaml: &str) -> (Graph, Counts, RouterMetrics) {
+    let counts: Counts = Arc::default();
+    let metrics = RouterMetrics::new();
+    let spec = spec::parse(yaml, Path::new("/"), "test").unwrap();
+    let loader = |path: &Path, name: &str| -> Result<Arc<dyn Unit>> {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let feedback = Arc::new(AtomicUsize::new(0));
+        counts.lock().unwrap().push((name.to_string(), feedback.clone()));
+        let spec = |n: &str| TensorSpec { name: n.into(), datatype: DataType::Fp64, shape: vec![-1] };
+        Ok(Arc::new(Fake {
+            metadata: ModelMetadata {
+                name: name.into(),
+                inputs: vec![spec("x")],
+                outputs: vec![spec("y")],
+                ..Default::default()
+            },
+            factor: file.strip_prefix("scale").and_then(|f| f.parse().ok()).unwrap_or(1.0),
+            delay: if file == "slow" { Duration::from_millis(300) } else { Duration::ZERO },
+            route: file.strip_prefix("route").and_then(|r| r.parse().ok()).unwrap_or(-1),
+            fails: file == "fail",
+            feedback,
+        }))
+    };
+    let graph = assemble(&spec, &loader, &metrics).unwrap();
+    (graph, counts, metrics)
+}
+
+fn feedback_count(counts: &Counts, name: &str) -> usize {
+    counts.lock().unwrap().iter().find(|(n, _)| n == name).unwrap().1.load(Ordering::SeqCst)
+}
+
+fn request(values: &[f64]) -> InferenceRequest {
+    let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    InferenceRequest {
+        id: Some("r1".into()),
+        inputs: vec![Tensor::new("input", DataType::Fp64, vec![values.len()], Bytes::from(data)).unwrap()],
+        meta: Meta { puid: "p1".into(), ..Default::default() },
+        ..Default::default()
+    }
+}
+
+fn output(response: &InferenceResponse) -> Vec<f64> {
+    values(&response.outputs[0])
+}
+
+#[tokio::test]
+async fn a_transformer_feeds_its_model_and_meta_accumulates() {
+    let (graph, ..) = build(
+        "graph:\n  name: t\n  type: TRANSFORMER\n  model: scale2\n  children: [{name: m, model: scale3}]\n",
+    );
+    assert_eq!(graph.metadata().inputs[0].name, "x");
+    let response = graph.predict(request(&[1.0, 2.0])).await.unwrap();
+    assert_eq!(output(&response), [6.0, 12.0]);
+    assert_eq!((response.id.as_deref(), response.model_name.as_str()), (Some("r1"), "test"));
+    assert_eq!(response.meta.puid, "p1");
+    assert_eq!(response.meta.request_path.keys().collect::<Vec<_>>(), ["m", "t"]);
+    assert_eq!(response.meta.request_path["m"], "/scale3");
+    assert!(response.meta.tags.contains_key("t") && response.meta.tags.contains_key("m"));
+    assert!(response.meta.routing.is_empty(), "no router on the path");
+}
+
+#[tokio::test]
+async fn an_output_transformer_runs_after_its_children() {
+    let (graph, ..) = build(
+        "graph:\n  name: o\n  type: OUTPUT_TRANSFORMER\n  model: scale10\n  children: [{name: m, model: scale3}]\n",
+    );
+    assert_eq!(output(&graph.predict(request(&[1.0])).await.unwrap()), [30.0]);
+}
+
+#[tokio::test]
+async fn a_b_test_follows_its_ratio_and_reports_routing() {
+    for (ratio, branch, expected) in [(1.0, 0, 2.0), (0.0, 1, 5.0)] {
+        let (graph, _, metrics) = build(&format!(
+            "graph:\n  name: ab\n  implementation: RANDOM_ABTEST\n  parameters: {{ratioA: {ratio}}}\n  children:\n\
+             \x20   - {{name: a, model: scale2}}\n    - {{name: b, model: scale5}}\n"
+        ));
+        for _ in 0..5 {
+            let response = graph.predict(request(&[1.0])).await.unwrap();
+            assert_eq!(output(&response), [expected]);
+            assert_eq!(response.meta.routing["ab"], branch);
+        }
+        let text = render(&metrics);
+        let child = ["a", "b"][branch as usize];
+        assert!(
+            text.contains(&format!("oxserve_router_routed_total{{branch=\"{child}\",router=\"ab\"}} 5")),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_combiner_averages_children_that_run_concurrently() {
+    let (graph, ..) = build(
+        "graph:\n  name: avg\n  implementation: AVERAGE_COMBINER\n  children:\n\
+         \x20   - {name: a, model: slow}\n    - {name: b, model: slow}\n    - {name: c, model: scale4}\n",
+    );
+    let start = Instant::now();
+    let response = graph.predict(request(&[3.0, 6.0])).await.unwrap();
+    assert!(
+        start.elapsed() < Duration::from_millis(550),
+        "children ran one after another: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(output(&response), [6.0, 12.0]);
+    assert_eq!(response.meta.request_path.len(), 4, "{:?}", response.meta.request_path);
+}
+
+#[tokio::test]
+async fn a_node_without_aggregate_answers_with_its_first_child() {
+    let (graph, ..) = build(
+        "graph:\n  name: m\n  model: scale1\n  children:\n    - {name: a, model: scale2}\n    - {name: b, model: scale3}\n",
+    );
+    let response = graph.predict(request(&[1.0])).await.unwrap();
+    assert_eq!(output(&response), [2.0]);
+    assert!(response.meta.request_path.contains_key("b"), "b ran too");
+}
+
+#[tokio::test]
+async fn router_choices_minus_two_and_out_of_range() {
+    let (graph, ..) = build(
+        "graph:\n  name: r\n  type: ROUTER\n  model: route-2\n  children: [{name: a, model: scale2}]\n",
+    );
+    let response = graph.predict(request(&[4.0])).await.unwrap();
+    assert_eq!((output(&response), response.meta.routing["r"]), (vec![4.0], -2));
+    let (graph, ..) =
+        build("graph:\n  name: r\n  type: ROUTER\n  model: route7\n  children: [{name: a, model: scale2}]\n");
+    let e = graph.predict(request(&[4.0])).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Internal);
+    assert!(e.message.contains("router 'r' chose child 7, but it has 1 children"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn a_failing_unit_fails_the_request_with_its_name() {
+    let (graph, ..) = build(
+        "graph:\n  name: avg\n  implementation: AVERAGE_COMBINER\n  children:\n\
+         \x20   - {name: good, model: scale2}\n    - {name: bad, model: fail}\n",
+    );
+    let e = graph.predict(request(&[1.0])).await.unwrap_err();
+    assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Internal, "unit 'bad': out of cheese"));
+}
+
+#[tokio::test]
+async fn feedback_follows_the_recorded_routing() {
+    let (graph, counts, _) = build(
+        "graph:\n  name: ab\n  implementation: RANDOM_ABTEST\n  parameters: {ratioA: 1}\n  children:\n\
+         \x20   - {name: a, model: scale2}\n    - {name: b, model: scale5}\n",
+    );
+    let response = graph.predict(request(&[1.0])).await.unwrap();
+    let feedback =
+        Feedback { request: Some(request(&[1.0])), response: Some(response), reward: 1.0, truth: None };
+    let answer = graph.send_feedback(feedback.clone()).await.unwrap();
+    assert_eq!((answer.meta.puid.as_str(), answer.outputs[0].shape.clone()), ("p1", vec![0]));
+    assert_eq!((feedback_count(&counts, "a"), feedback_count(&counts, "b")), (1, 0));
+    // Without routing, feedback reaches every child.
+    graph.send_feedback(Feedback { response: None, ..feedback.clone() }).await.unwrap();
+    assert_eq!((feedback_count(&counts, "a"), feedback_count(&counts, "b")), (2, 1));
+    let mut bad = feedback;
+    bad.response.as_mut().unwrap().meta.routing.insert("ab".into(), 4);
+    let e = graph.send_feedback(bad).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    assert!(e.message.starts_with("response.meta.routing.ab: 4 is not a child"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn a_bandit_needs_the_routing_back_and_a_reward_in_range() {
+    let (graph, ..) = build(&bandit("EPSILON_GREEDY", "{n_branches: 2, seed: 1}"));
+    let feedback = Feedback { request: Some(request(&[1.0])), response: None, reward: 1.0, truth: None };
+    let e = graph.send_feedback(feedback.clone()).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument);
+    assert!(e.message.contains("response.meta.routing.bandit: missing"), "{}", e.message);
+    let response = graph.predict(request(&[1.0])).await.unwrap();
+    let e = graph
+        .send_feedback(Feedback { response: Some(response), reward: 1.5, ..feedback })
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("reward: 1.5 is not between 0 and 1"), "{}", e.message);
+}
+
+#[test]
+fn builtin_parameters_are_checked() {
+    let metrics = RouterMetrics::new();
+    let no_models = |_: &Path, _: &str| -> Result<Arc<dyn Unit>> { Err(Error::internal("no models here")) };
+    let cases = [
+        (
+            "EPSILON_GREEDY",
+            "{n_branches: 3}",
+            "graph.parameters.n_branches: is 3 but the node has 2 children",
+        ),
+        ("EPSILON_GREEDY", "{}", "graph.parameters.n_branches: required"),
+        (
+            "EPSILON_GREEDY",
+            "{n_branches: 2, epsilon: 2}",
+            "graph.parameters.epsilon: 2 is not between 0 and 1",
+        ),
+        (
+            "EPSILON_GREEDY",
+            "{n_branches: 2, best_branch: 2}",
+            "graph.parameters.best_branch: 2 is not a branch",
+        ),
+        ("THOMPSON_SAMPLING", "{n_branches: 2, epsilon: 0.1}", "graph.parameters.epsilon: unknown parameter"),
+        ("RANDOM_ABTEST", "{ratioA: 1.5}", "graph.parameters.ratioA: 1.5 is not between 0 and 1"),
+        ("RANDOM_ABTEST", "{ratioA: high}", "graph.parameters.ratioA: expected a number"),
+    ];
+    for (implementation, parameters, expected) in cases {
+        let text = bandit(implementation, parameters)
+            .replace(
+                "model: scale2",
+                "implementation: AVERAGE_COMBINER, children: [{name: a1, endpoint: {host: h, port: 1}}]",
+            )
+            .replace("model: scale5", "endpoint: {host: h, port: 2}");
+        let spec = spec::parse(&text, Path::new("/"), "t").unwrap();
+        let e = assemble(&spec, &no_models, &metrics).err().expect("invalid parameters");
+        assert!(e.message.contains(expected), "{implementation} {parameters}: {}", e.message);
+    }
+}
+
+fn bandit(implementation: &str, parameters: &str) -> String {
+    format!(
+        "graph:\n  name: bandit\n  implementation: {implementation}\n  parameters: {parameters}\n  children:\n\
+         \x20   - {{name: a, model: scale2}}\n    - {{name: b, model: scale5}}\n"
+    )
+}
+
+/// Branch `b` is right 9 times in 10 and `a` once in 10; after 300 rounds of feedback, most
+/// traffic must go to `b`. Seeded, so the run is the same every time.
+async fn learns_the_better_branch(implementation: &str, parameters: &str) {
+    let (graph, _, metrics) = build(&bandit(implementation, parameters));
+    let mut late_b = 0;
+    for round in 0..300 {
+        let response = graph.predict(request(&[1.0, 1.0])).await.unwrap();
+        let branch = response.meta.routing["bandit"];
+        let right = if branch == 1 { round % 10 != 0 } else { round % 10 == 0 };
+        if round >= 200 && branch == 1 {
+            late_b += 1;
+        }
+        let feedback = Feedback {
+            request: Some(request(&[1.0, 1.0])),
+            response: Some(response),
+            reward: if right { 1.0 } else { 0.0 },
+            truth: None,
+        };
+        graph.send_feedback(feedback).await.unwrap();
+    }
+    assert!(
+        late_b >= 80,
+        "{implementation}: only {late_b} of the last 100 requests went to the better branch"
+    );
+    let text = render(&metrics);
+    assert!(text.contains("oxserve_router_branch_value{branch=\"b\",router=\"bandit\"} 0.8"), "{text}");
+    assert!(text.contains("oxserve_router_successes_total{branch=\"b\",router=\"bandit\"}"), "{text}");
+}
+
+#[tokio::test]
+async fn epsilon_greedy_learns_the_better_branch() {
+    learns_the_better_branch("EPSILON_GREEDY", "{n_branches: 2, epsilon: 0.1, best_branch: 0, seed: 7}")
+        .await;
+}
+
+#[tokio::test]
+async fn thompson_sampling_learns_the_better_branch() {
+    learns_the_better_branch("THOMPSON_SAMPLING", "{n_branches: 2, seed: 7}").await;
+}
+
+fn render(metrics: &RouterMetrics) -> String {
+    let registry = prometheus::Registry::new();
+    for collector in metrics.collectors() {
+        registry.register(collector).unwrap();
+    }
+    let mut out = Vec::new();
+    use prometheus::Encoder;
+    prometheus::TextEncoder::new().encode(&registry.gather(), &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
