@@ -195,7 +195,7 @@ def test_metadata_from_model_metadata_declares_and_checks_inputs():
             "TRANSFORMER",
             "/transform-input",
             {"data": {"names": ["a", "b"], "ndarray": [[10, 20]]}},
-            {"names": ["a", "b"], "ndarray": [[1.0, 2.0]]},
+            {"names": ["t:0", "t:1"], "ndarray": [[1.0, 2.0]]},  # Seldon names a 2-D result, not its input
         ),
         (
             "seldon_models.Router",

@@ -122,6 +122,13 @@ def test_exception_is_a_500_with_its_message_and_serving_goes_on(server):
     assert response.json()["outputs"][0]["data"] == [3]
 
 
+def test_invalid_input_raised_by_the_model_is_a_400(server):
+    body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [7]}]}
+    response = requests.post(server.url("/v2/models/flaky/infer"), json=body, timeout=TIMEOUT)
+    assert response.status_code == 400
+    assert response.json()["error"] == "7 is not a valid x"
+
+
 def test_hung_predict_is_bounded_by_the_timeout(server):
     hang = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [99]}]}
     response = requests.post(server.url("/v2/models/flaky/infer"), json=hang, timeout=TIMEOUT)

@@ -29,7 +29,6 @@ _DATATYPES = {
     ("f", 8): "FP64",
 }
 NUMPY_DTYPES = {name: np.dtype(f"{kind}{size}") for (kind, size), name in _DATATYPES.items()}
-NUMPY_DTYPES["BOOL"] = np.dtype(bool)
 
 
 def datatype_of(dtype):

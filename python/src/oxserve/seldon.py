@@ -196,26 +196,27 @@ class SeldonHandler(Handler):
             result = function(payload.features, payload.names, meta=payload.meta)
         except TypeError:
             result = function(payload.features, payload.names)
-        return self._respond(result, payload, names_from_class=method == "predict")
+        return self._respond(result, payload)
 
-    def _respond(self, result, payload, names_from_class, copy_request_meta=True):
+    def _respond(self, result, payload):
+        """The answer to a high-level call: Seldon's names (``class_names`` for a 2-D result,
+        else the Rust core's ``t:0…`` default or none) and ``meta`` (the request's puid, tags and
+        metrics, then the class's, then the call's own)."""
         runtime_tags, runtime_metrics = {}, []
         if isinstance(result, SeldonResponse):
             result, runtime_tags, runtime_metrics = result.data, result.tags, result.metrics
-        tags = dict(payload.meta.get("tags", {})) if copy_request_meta else {}
+        tags = dict(payload.meta.get("tags", {}))
         if hasattr(self.user, "tags"):
             tags.update(self.user.tags() or {})
         tags.update(runtime_tags)
-        metrics = list(payload.meta.get("metrics", [])) if copy_request_meta else []
+        metrics = list(payload.meta.get("metrics", []))
         if hasattr(self.user, "metrics"):
             metrics += _check_metrics(self.user.metrics() or [])
         metrics += _check_metrics(runtime_metrics)
         names = []
-        if names_from_class and np.ndim(result) == 2 and not isinstance(result, (dict, str, bytes)):
+        if not isinstance(result, (dict, str, bytes)) and np.ndim(result) == 2:
             class_names = getattr(self.user, "class_names", None)
             names = list(class_names() if callable(class_names) else class_names or [])
-        elif not names_from_class and not isinstance(result, (dict, str, bytes)):
-            names = payload.names
         meta = {"puid": payload.meta["puid"]} if payload.meta.get("puid") else {}
         if tags:
             meta["tags"] = tags
@@ -254,7 +255,7 @@ class SeldonHandler(Handler):
             return _encode(result, names, meta, payloads[0].kind if payloads else "data")
         result = self.user.aggregate([p.features for p in payloads], [p.names for p in payloads])
         first = payloads[0] if payloads else Payload(np.array([]), [], "data", {})
-        return self._respond(result, first, names_from_class=True)
+        return self._respond(result, first)
 
     def send_feedback(self, feedback):
         request = Payload.from_wire(feedback["request"]) if feedback["request"] else None
@@ -279,7 +280,7 @@ class SeldonHandler(Handler):
                 features, names, feedback["reward"], truth.features if truth else None, routing=routing
             )
         empty = Payload(np.array([]), [], request.kind if request else "data", {})
-        return self._respond([] if result is None else result, empty, names_from_class=False)
+        return self._respond([] if result is None else result, empty)
 
 
 def _metadata_from_env():

@@ -55,7 +55,9 @@ def words(text):
 
 @oxserve.model(name="flaky", inputs=[("x", "FP32", [-1])], outputs=[("y", "FP32", [-1])], timeout=1.0)
 def flaky(x):
-    """Fails for a negative first value, hangs for 99, echoes otherwise."""
+    """Refuses 7 (a 400), fails for a negative first value, hangs for 99, echoes otherwise."""
+    if x[0] == 7:
+        raise oxserve.InvalidInput("7 is not a valid x")
     if x[0] < 0:
         raise ValueError(f"negative input {x[0]}")
     if x[0] == 99:
