@@ -313,6 +313,11 @@ impl Metrics {
         }
     }
 
+    /// Publishes families that another crate keeps, such as a graph's router state.
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) -> Result<()> {
+        self.registry.register(collector).map_err(|e| Error::internal(format!("cannot publish metrics: {e}")))
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut families = self.registry.gather();
