@@ -27,10 +27,12 @@ bench: $(VENV)/.serve-deps toolchain
 build: toolchain
 	$(CARGO) build --release --bin oxserve
 
-# The example model repository, written by a script of the project (nothing is downloaded).
+# The example model repository, written by scripts of the project (nothing is downloaded); the
+# graphs in examples/graphs use its models too.
 models: $(MODELS)/.made
-$(MODELS)/.made: examples/make_models.py $(VENV)/.serve-deps
+$(MODELS)/.made: examples/make_models.py examples/graphs/make_graph_models.py $(VENV)/.serve-deps
 	$(VPY) examples/make_models.py $(MODELS)
+	$(VPY) examples/graphs/make_graph_models.py $(MODELS)
 	touch $@
 
 $(VENV)/bin/python:

@@ -1,5 +1,7 @@
 //! The `oxserve` command.
 
+mod run;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +24,8 @@ struct Cli {
 enum Command {
     /// Serve a model repository folder, or one model file.
     Serve(Box<ServeArgs>),
+    /// Serve an inference graph (SeldonDeployment or native YAML) as one model.
+    Run(Box<run::RunArgs>),
     /// Print the version.
     Version,
 }
@@ -85,13 +89,18 @@ fn main() -> ExitCode {
             println!("oxserve {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Serve(args) => match serve(*args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(message) => {
-                eprintln!("error: {message}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Serve(args) => exit(serve(*args)),
+        Command::Run(args) => exit(run::run(*args)),
+    }
+}
+
+fn exit(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
     }
 }
 

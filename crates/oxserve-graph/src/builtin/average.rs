@@ -1,9 +1,11 @@
 //! Seldon's `AVERAGE_COMBINER`: the element-wise mean of the children's answers.
 //!
 //! Seldon's Go executor never implemented it (a parent there returns its first child's answer);
-//! here it averages every FP32 or FP64 output that all children return under the same name and
-//! shape, in the first child's output order. Other outputs (labels, strings) are left out: their
-//! mean means nothing.
+//! here it averages every FP32 or FP64 output of the first child with the output of the same
+//! name and shape of each other child, in the first child's output order. A child that has no
+//! output of that name gives its first output in place of the first one: a Seldon message (what
+//! a remote Seldon unit answers) carries one unnamed tensor. Other outputs (labels, strings)
+//! are left out: their mean means nothing.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -40,16 +42,17 @@ impl Unit for AverageCombiner {
             return Err(Error::invalid(format!("combiner '{name}' got no answers to average")));
         };
         let mut outputs = Vec::new();
-        for output in first.outputs.iter().filter(|t| matches!(t.datatype, DataType::Fp32 | DataType::Fp64)) {
+        for (position, output) in first.outputs.iter().enumerate().filter(|(_, t)| floating(t)) {
             let mut sum = vec![0f64; output.element_count()];
             for (child, response) in responses.iter().enumerate() {
-                let tensor = response.output(&output.name).ok_or_else(|| {
+                let in_place = if position == 0 { response.outputs.first() } else { None };
+                let tensor = response.output(&output.name).or(in_place).ok_or_else(|| {
                     Error::internal(format!(
                         "combiner '{name}': answer {child} has no output '{}' to average",
                         output.name
                     ))
                 })?;
-                if tensor.datatype != output.datatype || tensor.shape != output.shape {
+                if !floating(tensor) || tensor.shape != output.shape {
                     return Err(Error::internal(format!(
                         "combiner '{name}': output '{}' is {} {:?} in answer {child} but {} {:?} in answer 0",
                         output.name, tensor.datatype, tensor.shape, output.datatype, output.shape
@@ -80,6 +83,10 @@ impl Unit for AverageCombiner {
             ..InferenceResponse::default()
         })
     }
+}
+
+fn floating(tensor: &Tensor) -> bool {
+    matches!(tensor.datatype, DataType::Fp32 | DataType::Fp64)
 }
 
 /// The elements of an FP32 or FP64 tensor as f64.

@@ -1,11 +1,16 @@
 //! The V2 protocol over gRPC (`inference.GRPCInferenceService/ModelInfer`), for a model served
 //! by another oxserve, Triton, MLServer or KServe.
 
-use oxserve_core::{Error, InferenceRequest, InferenceResponse, Result, Tensor};
+use oxserve_core::{
+    DataType, Error, InferenceRequest, InferenceResponse, ModelMetadata, Result, Tensor, TensorSpec,
+};
 use oxserve_protocol::pb::inference as pb;
 use oxserve_protocol::pb::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
 use oxserve_protocol::pb::inference::model_infer_request::InferInputTensor;
+use tokio::sync::OnceCell;
 use tonic::transport::{Channel, Endpoint};
+
+use crate::message::fit;
 
 use crate::spec::RemoteSpec;
 
@@ -13,6 +18,9 @@ pub struct Client {
     inference: GrpcInferenceServiceClient<Channel>,
     /// The model to call: the node's name.
     model: String,
+    /// The model's inputs, asked for once: a graph's tensors are fitted to them as a local
+    /// model's are (see [`crate::message::fit`]).
+    metadata: OnceCell<ModelMetadata>,
 }
 
 /// A lazily connected channel to the unit: the graph starts even if the unit is not up yet.
@@ -28,10 +36,36 @@ impl Client {
         let inference = GrpcInferenceServiceClient::new(channel(spec)?)
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX);
-        Ok(Client { inference, model: model.to_string() })
+        Ok(Client { inference, model: model.to_string(), metadata: OnceCell::new() })
+    }
+
+    async fn metadata(&self) -> Result<&ModelMetadata> {
+        self.metadata
+            .get_or_try_init(|| async {
+                let request = pb::ModelMetadataRequest { name: self.model.clone(), version: String::new() };
+                let answer = self.inference.clone().model_metadata(request).await.map_err(|status| {
+                    let error = super::seldon_grpc::status_error(super::Method::Predict, status);
+                    Error::new(error.kind, error.message.replacen("Predict", "ModelMetadata", 1))
+                })?;
+                let inputs = answer
+                    .into_inner()
+                    .inputs
+                    .into_iter()
+                    .filter_map(|t| {
+                        Some(TensorSpec {
+                            datatype: DataType::parse(&t.datatype)?,
+                            name: t.name,
+                            shape: t.shape,
+                        })
+                    })
+                    .collect();
+                Ok(ModelMetadata { name: self.model.clone(), inputs, ..Default::default() })
+            })
+            .await
     }
 
     pub async fn infer(&self, request: &InferenceRequest) -> Result<InferenceResponse> {
+        let request = &fit(request.clone(), self.metadata().await?);
         let message = pb::ModelInferRequest {
             model_name: self.model.clone(),
             id: request.id.clone().unwrap_or_default(),
@@ -65,7 +99,7 @@ impl Client {
             .into_iter()
             .zip(answer.raw_output_contents)
             .map(|(output, data)| {
-                let datatype = oxserve_core::DataType::parse(&output.datatype).ok_or_else(|| {
+                let datatype = DataType::parse(&output.datatype).ok_or_else(|| {
                     Error::internal(format!(
                         "ModelInfer: output '{}' has datatype '{}'",
                         output.name, output.datatype

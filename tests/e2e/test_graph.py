@@ -1,0 +1,276 @@
+"""Inference graphs: `oxserve run` on the examples in examples/graphs, and graphs whose units are
+other `oxserve` processes on loopback, reached over REST and gRPC.
+
+The example files are copied next to a `models` folder holding the models they name, so the
+files under test are the ones the README shows.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+import requests
+from conftest import start_or_explain
+
+from oxserve_e2e import REPO, TIMEOUT, ServerProcess, free_ports, oxserve_bin
+
+GRAPHS = REPO / "examples" / "graphs"
+FLOWER = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+# What examples/graphs/make_graph_models.py scales by.
+MEAN = np.array([5.84, 3.06, 3.76, 1.20], dtype=np.float32)
+STD = np.array([0.83, 0.44, 1.77, 0.76], dtype=np.float32)
+
+
+class GraphProcess(ServerProcess):
+    """`oxserve run GRAPH` on loopback ports."""
+
+    def command(self) -> list[str]:
+        return [str(oxserve_bin()), "run", *self.args]
+
+
+@pytest.fixture(scope="module")
+def graph_dir(tmp_path_factory, model_repo) -> Path:
+    """examples/graphs/*.yaml in graphs/, beside models/ with iris and iris_scaler."""
+    root = tmp_path_factory.mktemp("graph-examples")
+    models = root / "models"
+    models.mkdir()
+    (models / "iris").symlink_to(model_repo / "iris")
+    done = subprocess.run(
+        [sys.executable, str(GRAPHS / "make_graph_models.py"), str(models)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    shutil.copytree(GRAPHS, root / "graphs", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return root
+
+
+@pytest.fixture
+def start(log_dir):
+    """Starts processes (`start(GraphProcess | ServerProcess class, args)`), killed after the test."""
+    started: list[ServerProcess] = []
+
+    def spawn(kind: type[ServerProcess], args: list[str], name: str = "graph") -> ServerProcess:
+        http_port, grpc_port = free_ports(2)
+        ports = ["--host", "127.0.0.1", "--http-port", str(http_port), "--grpc-port", str(grpc_port)]
+        proc = kind([*args, *ports], http_port, grpc_port, name=name, log_dir=log_dir)
+        started.append(proc)
+        error = start_or_explain(proc)
+        if error:
+            pytest.fail(error, pytrace=False)
+        return proc
+
+    yield spawn
+    for proc in started:
+        proc.kill()
+
+
+def predict(proc: ServerProcess, rows=FLOWER) -> dict:
+    r = requests.post(proc.url("/api/v1.0/predictions"), json={"data": {"ndarray": rows}}, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def feedback(proc: ServerProcess, prediction: dict, reward: float) -> None:
+    body = {"request": {"data": {"ndarray": FLOWER}}, "response": prediction, "reward": reward}
+    r = requests.post(proc.url("/api/v1.0/feedback"), json=body, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+
+
+def probabilities(answer: dict) -> np.ndarray:
+    return np.array(answer["data"]["ndarray"])
+
+
+def scaled(rows) -> np.ndarray:
+    return (np.array(rows, dtype=np.float32) - MEAN) / STD
+
+
+def test_chain_runs_the_transformer_then_the_model(start, graph_dir, reference):
+    proc = start(GraphProcess, [str(graph_dir / "graphs" / "chain.yaml")])
+    answer = predict(proc)
+    expected = reference.run("iris", {"input": scaled(FLOWER)})["probabilities"]
+    np.testing.assert_allclose(probabilities(answer), expected, rtol=1e-5)
+    assert {"scaler", "classifier"} <= set(answer["meta"]["requestPath"])
+    # The graph is a model to every protocol: V2 metadata shows the first unit's input.
+    meta = requests.get(proc.url("/v2/models/iris-chain"), timeout=TIMEOUT).json()
+    assert meta["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 4]}]
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 4], "data": FLOWER}]}
+    r = requests.post(proc.url("/v2/models/iris-chain/infer"), json=body, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    out = {o["name"]: o for o in r.json()["outputs"]}
+    np.testing.assert_allclose(np.array(out["probabilities"]["data"]).reshape(2, 3), expected, rtol=1e-5)
+
+
+def test_ab_test_splits_traffic_and_reports_the_choice(start, graph_dir):
+    proc = start(GraphProcess, [str(graph_dir / "graphs" / "ab-test.yaml")])
+    choices = [predict(proc)["meta"]["routing"]["ab"] for _ in range(40)]
+    assert set(choices) == {0, 1}, choices
+    assert choices.count(0) > choices.count(1), "ratioA is 0.75"
+
+
+def test_ensemble_averages_its_children(start, graph_dir, reference):
+    proc = start(GraphProcess, [str(graph_dir / "graphs" / "ensemble.yaml")])
+    raw = reference.run("iris", {"input": np.array(FLOWER, dtype=np.float32)})["probabilities"]
+    after = reference.run("iris", {"input": scaled(FLOWER)})["probabilities"]
+    answer = predict(proc)
+    np.testing.assert_allclose(probabilities(answer), (raw + after) / 2, rtol=1e-5)
+    assert {"raw", "scaled", "after-scaling", "mean"} <= set(answer["meta"]["requestPath"])
+
+
+@pytest.mark.parametrize("example,router", [("epsilon-greedy", "eg-router"), ("thompson", "ts-router")])
+def test_bandit_learns_from_feedback(start, graph_dir, example, router):
+    """Branch 1 is always right and branch 0 never: after feedback, most traffic goes to 1."""
+    proc = start(GraphProcess, [str(graph_dir / "graphs" / f"{example}.yaml")])
+    late = []
+    for i in range(60):
+        answer = predict(proc)
+        branch = answer["meta"]["routing"][router]
+        feedback(proc, answer, 1.0 if branch == 1 else 0.0)
+        if i >= 40:
+            late.append(branch)
+    assert late.count(1) >= 15, late
+    metrics = requests.get(proc.url("/metrics"), timeout=TIMEOUT).text
+    assert f'oxserve_router_successes_total{{branch="b",router="{router}"}}' in metrics
+    assert f'oxserve_router_branch_value{{branch="b",router="{router}"}} ' in metrics
+
+
+def test_feedback_over_grpc_reaches_the_router(start, graph_dir, seldon_pb):
+    proc = start(GraphProcess, [str(graph_dir / "graphs" / "thompson.yaml")])
+    pb = seldon_pb.pb
+    with grpc.insecure_channel(proc.grpc_target) as channel:
+        stub = seldon_pb.grpc.SeldonStub(channel)
+        request = pb.SeldonMessage(data=pb.DefaultData(tensor=pb.Tensor(shape=[1, 4], values=FLOWER[0])))
+        answer = stub.Predict(request, timeout=TIMEOUT)
+        branch = answer.meta.routing["ts-router"]
+        stub.SendFeedback(pb.Feedback(request=request, response=answer, reward=1.0), timeout=TIMEOUT)
+    metrics = requests.get(proc.url("/metrics"), timeout=TIMEOUT).text
+    name = ["a", "b"][branch]
+    assert f'oxserve_router_successes_total{{branch="{name}",router="ts-router"}} 1' in metrics
+
+
+def test_feedback_without_routing_is_a_400_naming_the_field(start, graph_dir):
+    proc = start(GraphProcess, [str(graph_dir / "graphs" / "epsilon-greedy.yaml")])
+    body = {"request": {"data": {"ndarray": FLOWER}}, "reward": 1.0}
+    r = requests.post(proc.url("/api/v1.0/feedback"), json=body, timeout=TIMEOUT)
+    assert r.status_code == 400, r.text
+    assert "response.meta.routing.eg-router: missing" in r.json()["status"]["info"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Remote units: each model in its own `oxserve serve` process.
+
+
+def serve_model(start, graph_dir: Path, model: str, name: str) -> ServerProcess:
+    path = graph_dir / "models" / model / "model.onnx"
+    return start(ServerProcess, ["--model", str(path), "--name", name], name=name)
+
+
+def write_graph(graph_dir: Path, name: str, text: str) -> Path:
+    path = graph_dir / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_remote_units_over_rest_and_grpc(start, graph_dir, reference):
+    """scaler (Seldon REST) -> classifier (Seldon gRPC), beside the same classifier over V2 gRPC."""
+    scaler = serve_model(start, graph_dir, "iris_scaler", "scaler")
+    seldon = serve_model(start, graph_dir, "iris", "classifier")
+    v2 = serve_model(start, graph_dir, "iris", "classifier-v2")
+    path = write_graph(
+        graph_dir,
+        "remote",
+        f"""
+name: remote
+graph:
+  name: mean
+  implementation: AVERAGE_COMBINER
+  children:
+    - name: scaler
+      endpoint: {{host: 127.0.0.1, port: {scaler.http_port}, transport: rest}}
+      children:
+        - name: classifier
+          endpoint: {{host: 127.0.0.1, port: {seldon.grpc_port}, transport: grpc}}
+    - name: pre-scaled
+      type: TRANSFORMER
+      model: models/iris_scaler/model.onnx
+      children:
+        - name: classifier-v2
+          endpoint: {{host: 127.0.0.1, port: {v2.grpc_port}, transport: grpc, protocol: v2}}
+""",
+    )
+    proc = start(GraphProcess, [str(path)])
+    answer = predict(proc)
+    expected = reference.run("iris", {"input": scaled(FLOWER)})["probabilities"]
+    np.testing.assert_allclose(probabilities(answer), expected, rtol=1e-5)
+    path_ = answer["meta"]["requestPath"]
+    assert path_["classifier"] == f"seldon+grpc://127.0.0.1:{seldon.grpc_port}"
+    assert path_["scaler"] == f"seldon+http://127.0.0.1:{scaler.http_port}"
+
+
+def test_a_failing_remote_unit_is_a_5xx_naming_it(start, graph_dir):
+    (closed,) = free_ports(1)
+    path = write_graph(
+        graph_dir,
+        "unreachable",
+        f"graph:\n  name: gone\n  endpoint: {{host: 127.0.0.1, port: {closed}, retries: 1}}\n",
+    )
+    proc = start(GraphProcess, [str(path)])
+    r = requests.post(proc.url("/api/v1.0/predictions"), json={"data": {"ndarray": FLOWER}}, timeout=TIMEOUT)
+    assert r.status_code == 503, r.text
+    assert f"unit 'gone': seldon+http://127.0.0.1:{closed}: POST /predict" in r.json()["status"]["info"]
+    assert requests.get(proc.url("/v2/health/live"), timeout=TIMEOUT).status_code == 200
+
+
+def test_a_slow_remote_unit_times_out(start, graph_dir):
+    """A listener that never answers: the unit's timeout_ms bounds the call (504)."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        path = write_graph(
+            graph_dir,
+            "silent",
+            f"graph:\n  name: mute\n  endpoint: {{host: 127.0.0.1, port: {port}, timeout_ms: 300}}\n",
+        )
+        proc = start(GraphProcess, [str(path)])
+        r = requests.post(
+            proc.url("/api/v1.0/predictions"), json={"data": {"ndarray": FLOWER}}, timeout=TIMEOUT
+        )
+    assert r.status_code == 504, r.text
+    assert (
+        "unit 'mute'" in r.json()["status"]["info"] and "no answer within 300ms" in r.json()["status"]["info"]
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Start-up failures
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("graph:\n  name: m\n  modle: x.onnx\n", "graph: unknown field `modle`"),
+        ("graph:\n  name: m\n  model: missing.onnx\n", "missing.onnx"),
+        (
+            "apiVersion: machinelearning.seldon.io/v1\nkind: SeldonDeployment\nspec:\n  predictors:\n"
+            "  - graph: {name: m, type: MODEL}\n",
+            "node 'm' runs in a container",
+        ),
+    ],
+)
+def test_a_bad_graph_stops_the_start_with_the_field(graph_dir, text, expected):
+    path = write_graph(graph_dir, "bad", text)
+    done = subprocess.run(
+        [str(oxserve_bin()), "run", str(path), "--http-port", "0", "--grpc-port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 1
+    assert expected in done.stderr, done.stderr
