@@ -274,3 +274,28 @@ def test_a_bad_graph_stops_the_start_with_the_field(graph_dir, text, expected):
     )
     assert done.returncode == 1
     assert expected in done.stderr, done.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# Graph metadata
+
+
+def test_graph_metadata_over_rest_and_grpc(start, graph_dir, seldon_pb):
+    proc = start(GraphProcess, [str(graph_dir / "graphs" / "chain.yaml")])
+    graph = requests.get(proc.url("/api/v1.0/metadata"), timeout=TIMEOUT).json()
+    assert graph["name"] == "iris-chain"
+    assert set(graph["models"]) == {"scaler", "classifier"}
+    assert graph["graphinputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 4]}]
+    assert graph["graphoutputs"][0] == {"name": "probabilities", "datatype": "FP32", "shape": [-1, 3]}
+    assert graph["models"]["scaler"]["outputs"] == [{"name": "scaled", "datatype": "FP32", "shape": [-1, 4]}]
+    node = requests.get(proc.url("/api/v1.0/metadata/classifier"), timeout=TIMEOUT)
+    assert node.status_code == 200 and node.json()["name"] == "classifier"
+    missing = requests.get(proc.url("/api/v1.0/metadata/nope"), timeout=TIMEOUT)
+    assert missing.status_code == 404 and "no unit is named 'nope'" in missing.text
+    with grpc.insecure_channel(proc.grpc_target) as channel:
+        stub = seldon_pb.grpc.SeldonStub(channel)
+        answer = stub.GraphMetadata(seldon_pb.pb.google_dot_protobuf_dot_empty__pb2.Empty(), timeout=TIMEOUT)
+        assert (answer.name, sorted(answer.models)) == ("iris-chain", ["classifier", "scaler"])
+        assert [i.name for i in answer.inputs] == ["input"]
+        node = stub.ModelMetadata(seldon_pb.pb.SeldonModelMetadataRequest(name="scaler"), timeout=TIMEOUT)
+        assert [o.name for o in node.outputs] == ["scaled"]

@@ -15,7 +15,7 @@ mod unit;
 pub use datatype::DataType;
 pub use error::{Error, ErrorKind, Result};
 pub use message::{Feedback, InferenceRequest, InferenceResponse, Meta, Metric, MetricKind, RequestedOutput};
-pub use metadata::{ModelMetadata, TensorSpec};
+pub use metadata::{GraphMetadata, ModelMetadata, TensorSpec};
 pub use settings::{ModelSettings, SettingsParameters};
 pub use tensor::{BytesElements, Parameters, Tensor, element_count, encode_bytes_elements, shape_from_i64};
 pub use unit::Unit;

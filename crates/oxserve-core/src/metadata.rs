@@ -42,6 +42,14 @@ pub struct ModelMetadata {
     pub outputs: Vec<TensorSpec>,
 }
 
+/// What a graph says about itself, Seldon's `SeldonGraphMetadata`: the graph's inputs and outputs
+/// (those of the model it stands for) and the metadata of every unit, by node name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GraphMetadata {
+    pub graph: ModelMetadata,
+    pub units: std::collections::BTreeMap<String, ModelMetadata>,
+}
+
 impl ModelMetadata {
     /// Checks a request against the declared inputs and outputs, so that a runtime only ever
     /// sees tensors it can take. Every message names the input or output at fault.

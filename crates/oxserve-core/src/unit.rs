@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::{Error, Feedback, InferenceRequest, InferenceResponse, ModelMetadata, Result};
+use crate::{Error, Feedback, GraphMetadata, InferenceRequest, InferenceResponse, ModelMetadata, Result};
 
 /// One servable step: a model, or a transformer, router or combiner in a graph.
 ///
@@ -11,6 +11,12 @@ use crate::{Error, Feedback, InferenceRequest, InferenceResponse, ModelMetadata,
 pub trait Unit: Send + Sync + 'static {
     /// Name, versions, platform, inputs and outputs.
     fn metadata(&self) -> &ModelMetadata;
+
+    /// The units of a graph and their metadata; `None` for a unit that is not a graph, which
+    /// Seldon's graph metadata shows as a graph of one.
+    fn graph_metadata(&self) -> Option<GraphMetadata> {
+        None
+    }
 
     /// Whether the unit can take requests now.
     fn is_ready(&self) -> bool {

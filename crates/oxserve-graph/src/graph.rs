@@ -14,8 +14,8 @@ use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::{BoxFuture, join_all};
 use oxserve_core::{
-    DataType, Error, ErrorKind, Feedback, InferenceRequest, InferenceResponse, Meta, ModelMetadata, Result,
-    Tensor, TensorSpec, Unit,
+    DataType, Error, ErrorKind, Feedback, GraphMetadata, InferenceRequest, InferenceResponse, Meta,
+    ModelMetadata, Result, Tensor, TensorSpec, Unit,
 };
 
 use crate::message::{as_request, as_response, fit, merge, union};
@@ -94,6 +94,11 @@ fn exit_outputs(node: &Node) -> Vec<TensorSpec> {
 impl Unit for Graph {
     fn metadata(&self) -> &ModelMetadata {
         &self.metadata
+    }
+
+    fn graph_metadata(&self) -> Option<GraphMetadata> {
+        let units = self.units().into_iter().map(|(name, unit)| (name.to_string(), unit.metadata().clone()));
+        Some(GraphMetadata { graph: self.metadata.clone(), units: units.collect() })
     }
 
     fn is_ready(&self) -> bool {

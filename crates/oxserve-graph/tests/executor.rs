@@ -125,6 +125,20 @@ async fn a_transformer_feeds_its_model_and_meta_accumulates() {
     assert!(response.meta.routing.is_empty(), "no router on the path");
 }
 
+#[test]
+fn graph_metadata_lists_every_unit() {
+    let (graph, ..) = build(
+        "graph:\n  name: ab\n  implementation: RANDOM_ABTEST\n  children:\n\
+         \x20   - {name: a, model: scale2}\n    - {name: b, model: scale5}\n",
+    );
+    let metadata = graph.graph_metadata().expect("a graph");
+    assert_eq!(metadata.graph.name, "test");
+    assert_eq!(metadata.units.keys().collect::<Vec<_>>(), ["a", "ab", "b"]);
+    assert_eq!(metadata.units["ab"].platform, "RANDOM_ABTEST");
+    assert_eq!(metadata.graph.inputs[0].name, "x", "a router's graph takes its first child's inputs");
+    assert_eq!(metadata.graph.outputs[0].name, "y");
+}
+
 #[tokio::test]
 async fn an_output_transformer_runs_after_its_children() {
     let (graph, ..) = build(

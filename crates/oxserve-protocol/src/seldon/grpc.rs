@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use oxserve_core::{
-    DataType, Error, InferenceRequest, InferenceResponse, Meta, Metric, MetricKind, ModelMetadata, Result,
-    Tensor, TensorSpec,
+    DataType, Error, GraphMetadata, InferenceRequest, InferenceResponse, Meta, Metric, MetricKind,
+    ModelMetadata, Result, Tensor, TensorSpec,
 };
 use prost_types::value::Kind;
 use prost_types::{ListValue, Value};
@@ -152,6 +152,17 @@ pub fn encode_metadata(metadata: &ModelMetadata) -> pb::SeldonModelMetadata {
         inputs: entries(&metadata.inputs),
         outputs: entries(&metadata.outputs),
         custom: Default::default(),
+    }
+}
+
+/// A graph's `SeldonGraphMetadata`: its inputs and outputs, and every unit's metadata by node.
+pub fn encode_graph_metadata(metadata: &GraphMetadata) -> pb::SeldonGraphMetadata {
+    let graph = encode_metadata(&metadata.graph);
+    pb::SeldonGraphMetadata {
+        name: graph.name,
+        models: metadata.units.iter().map(|(node, unit)| (node.clone(), encode_metadata(unit))).collect(),
+        inputs: graph.inputs,
+        outputs: graph.outputs,
     }
 }
 

@@ -15,7 +15,8 @@ use base64::Engine;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use oxserve_core::{
-    Error, InferenceRequest, InferenceResponse, Meta, ModelMetadata, Result, Tensor, TensorSpec,
+    Error, GraphMetadata, InferenceRequest, InferenceResponse, Meta, ModelMetadata, Result, Tensor,
+    TensorSpec,
 };
 use serde::de::{Deserializer, IgnoredAny, Visitor};
 use serde::{Deserialize, Serialize};
@@ -194,6 +195,47 @@ pub fn encode_metadata(metadata: &ModelMetadata) -> Vec<u8> {
         custom: BTreeMap::new(),
     };
     to_json(&body)
+}
+
+/// The executor's graph metadata (`GET /api/v1.0/metadata` of a graph): the graph's `name`,
+/// every unit's metadata by node under `models`, and the graph's `graphinputs` and
+/// `graphoutputs` as V2 tensor entries.
+pub fn encode_graph_metadata(metadata: &GraphMetadata) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        name: &'a str,
+        models: BTreeMap<&'a str, Model<'a>>,
+        graphinputs: &'a [TensorSpec],
+        graphoutputs: &'a [TensorSpec],
+    }
+    #[derive(Serialize)]
+    struct Model<'a> {
+        name: &'a str,
+        versions: &'a [String],
+        platform: &'a str,
+        inputs: &'a [TensorSpec],
+        outputs: &'a [TensorSpec],
+    }
+    let models = metadata
+        .units
+        .iter()
+        .map(|(node, unit)| {
+            let model = Model {
+                name: &unit.name,
+                versions: &unit.versions,
+                platform: &unit.platform,
+                inputs: &unit.inputs,
+                outputs: &unit.outputs,
+            };
+            (node.as_str(), model)
+        })
+        .collect();
+    to_json(&Body {
+        name: &metadata.graph.name,
+        models,
+        graphinputs: &metadata.graph.inputs,
+        graphoutputs: &metadata.graph.outputs,
+    })
 }
 
 /// A `SeldonMessage` as JSON. Payloads stay borrowed text until their form is known.

@@ -132,13 +132,23 @@ impl Seldon for SeldonService {
         request: Request<SeldonModelMetadataRequest>,
     ) -> Result<Response<SeldonModelMetadata>, Status> {
         let name = request.get_ref().name.clone();
-        let unit = if name.is_empty() { self.target(&request) } else { self.state.registry.get(&name, None) };
-        self.metadata_of(unit)
+        if name.is_empty() {
+            return self.metadata_of(self.target(&request));
+        }
+        // A unit of the graph being served, else a model of this server.
+        let node = self.target(&request).ok().and_then(|unit| unit.graph_metadata()?.units.remove(&name));
+        match node {
+            Some(node) => Ok(Response::new(codec::encode_metadata(&node))),
+            None => self.metadata_of(self.state.registry.get(&name, None)),
+        }
     }
 
-    /// A single model is a graph of one node.
+    /// A graph's units, or a single model as a graph of one node.
     async fn graph_metadata(&self, request: Request<()>) -> Result<Response<SeldonGraphMetadata>, Status> {
         let unit = self.target(&request).map_err(status_of)?;
+        if let Some(graph) = unit.graph_metadata() {
+            return Ok(Response::new(codec::encode_graph_metadata(&graph)));
+        }
         let metadata = codec::encode_metadata(unit.metadata());
         Ok(Response::new(SeldonGraphMetadata {
             name: metadata.name.clone(),

@@ -41,7 +41,8 @@ pub fn routes() -> Router<AppState> {
         .route("/send-feedback", component(Endpoint::Feedback))
         .route("/api/v1.0/feedback", component(Endpoint::Feedback))
         .route("/api/v0.1/feedback", component(Endpoint::Feedback))
-        .route("/api/v1.0/metadata", get(metadata))
+        .route("/api/v1.0/metadata", get(executor_metadata))
+        .route("/api/v1.0/metadata/{node}", get(node_metadata))
         .route("/metadata", get(metadata))
         .route("/health/ping", get(|| async { "pong" }))
         .route("/health/status", get(health_status))
@@ -126,6 +127,34 @@ fn lacking_is_bad_data(error: Error) -> Error {
     match error.kind {
         ErrorKind::Unimplemented => Error::invalid(error.message),
         _ => error,
+    }
+}
+
+/// The executor's `/api/v1.0/metadata`: a graph's metadata (`name`, `models`, `graphinputs`,
+/// `graphoutputs`) when the default model is a graph, else the model's own.
+async fn executor_metadata(State(state): State<AppState>) -> Response {
+    match state.registry.default_unit() {
+        Ok(unit) => match unit.graph_metadata() {
+            Some(graph) => json_response(StatusCode::OK, seldon::encode_graph_metadata(&graph)),
+            None => json_response(StatusCode::OK, seldon::encode_metadata(unit.metadata())),
+        },
+        Err(e) => error_response(&e),
+    }
+}
+
+/// The executor's `/api/v1.0/metadata/{node}`: one unit of the graph (a plain model is a graph
+/// of one unit, itself).
+async fn node_metadata(State(state): State<AppState>, Path(node): Path<String>) -> Response {
+    let found = state.registry.default_unit().and_then(|unit| {
+        let metadata = match unit.graph_metadata() {
+            Some(graph) => graph.units.get(&node).cloned(),
+            None => (unit.metadata().name == node).then(|| unit.metadata().clone()),
+        };
+        metadata.ok_or_else(|| Error::not_found(format!("no unit is named '{node}'")))
+    });
+    match found {
+        Ok(metadata) => json_response(StatusCode::OK, seldon::encode_metadata(&metadata)),
+        Err(e) => error_response(&e),
     }
 }
 
