@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use oxserve_core::Unit;
 use oxserve_graph::RouterMetrics;
 use oxserve_server::{Metrics, Registry, ServerConfig, load_model_file};
 
@@ -62,7 +61,6 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     for collector in routers.collectors() {
         metrics.register(collector).map_err(|e| e.to_string())?;
     }
-    let graph: Arc<dyn Unit> = Arc::new(graph);
     let registry = Registry::new(vec![graph], None).map_err(|e| e.to_string())?;
     let config = ServerConfig {
         host: args.host,

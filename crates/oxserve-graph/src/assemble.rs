@@ -7,6 +7,7 @@ use oxserve_core::{Result, Unit};
 
 use crate::adapt::ModelAsTransformer;
 use crate::builtin::{self, RouterMetrics};
+use crate::deployment::Deployment;
 use crate::graph::{Graph, Node};
 use crate::spec::{GraphSpec, InputStage, NodeSpec, UnitSpec};
 
@@ -14,9 +15,28 @@ use crate::spec::{GraphSpec, InputStage, NodeSpec, UnitSpec};
 /// loader `oxserve serve` uses, so a graph's models get the scheduler and batching too.
 pub type ModelLoader<'a> = dyn Fn(&Path, &str) -> Result<Arc<dyn Unit>> + 'a;
 
-/// Builds the graph. Routers report their state to `metrics`.
-pub fn assemble(spec: &GraphSpec, load_model: &ModelLoader<'_>, metrics: &RouterMetrics) -> Result<Graph> {
-    Ok(Graph::new(spec.name.clone(), node(&spec.root, load_model, metrics)?))
+/// Builds the servable: the graph, or a [`Deployment`] of several when the file has several
+/// predictors. Routers report their state to `metrics`.
+pub fn assemble(
+    spec: &GraphSpec,
+    load_model: &ModelLoader<'_>,
+    metrics: &RouterMetrics,
+) -> Result<Arc<dyn Unit>> {
+    let mut serving = Vec::new();
+    let mut shadow = None;
+    for predictor in &spec.predictors {
+        let graph = Graph::new(spec.name.clone(), node(&predictor.root, load_model, metrics)?);
+        if predictor.shadow {
+            shadow = Some(graph);
+        } else {
+            serving.push((predictor.traffic, graph));
+        }
+    }
+    if serving.len() == 1 && shadow.is_none() {
+        let (_, graph) = serving.pop().expect("one predictor");
+        return Ok(Arc::new(graph));
+    }
+    Ok(Arc::new(Deployment::new(serving, shadow)?))
 }
 
 fn node(spec: &NodeSpec, load_model: &ModelLoader<'_>, metrics: &RouterMetrics) -> Result<Node> {

@@ -11,7 +11,7 @@ use oxserve_core::{
     DataType, Error, ErrorKind, Feedback, InferenceRequest, InferenceResponse, Meta, ModelMetadata, Result,
     Tensor, TensorSpec, Unit,
 };
-use oxserve_graph::{Graph, RouterMetrics, assemble, spec};
+use oxserve_graph::{RouterMetrics, assemble, spec};
 
 /// A model that multiplies its FP64 input `x` by `factor` into output `y`, tags its answer with
 /// its name, and counts the feedback it gets. Its "file name" says what it does: `scale3`,
@@ -22,7 +22,14 @@ struct Fake {
     delay: Duration,
     route: i32,
     fails: bool,
-    feedback: Arc<AtomicUsize>,
+    calls: Arc<Calls>,
+}
+
+/// How often a fake unit predicted and took feedback.
+#[derive(Default)]
+struct Calls {
+    predict: AtomicUsize,
+    feedback: AtomicUsize,
 }
 
 #[async_trait]
@@ -32,6 +39,7 @@ impl Unit for Fake {
     }
 
     async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {
+        self.calls.predict.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
         if self.fails {
             return Err(Error::internal("out of cheese"));
@@ -52,7 +60,7 @@ impl Unit for Fake {
     }
 
     async fn send_feedback(&self, _feedback: Feedback) -> Result<InferenceResponse> {
-        self.feedback.fetch_add(1, Ordering::SeqCst);
+        self.calls.feedback.fetch_add(1, Ordering::SeqCst);
         Ok(InferenceResponse::default())
     }
 }
@@ -61,17 +69,17 @@ fn values(t: &Tensor) -> Vec<f64> {
     t.data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
 }
 
-/// Feedback counts by node name.
-type Counts = Arc<Mutex<Vec<(String, Arc<AtomicUsize>)>>>;
+/// Each fake unit's calls, by node name (several predictors may reuse a name).
+type Counts = Arc<Mutex<Vec<(String, Arc<Calls>)>>>;
 
-fn build(yaml: &str) -> (Graph, Counts, RouterMetrics) {
+fn build(yaml: &str) -> (Arc<dyn Unit>, Counts, RouterMetrics) {
     let counts: Counts = Arc::default();
     let metrics = RouterMetrics::new();
     let spec = spec::parse(yaml, Path::new("/"), "test").unwrap();
     let loader = |path: &Path, name: &str| -> Result<Arc<dyn Unit>> {
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
-        let feedback = Arc::new(AtomicUsize::new(0));
-        counts.lock().unwrap().push((name.to_string(), feedback.clone()));
+        let calls = Arc::new(Calls::default());
+        counts.lock().unwrap().push((name.to_string(), calls.clone()));
         let spec = |n: &str| TensorSpec { name: n.into(), datatype: DataType::Fp64, shape: vec![-1] };
         Ok(Arc::new(Fake {
             metadata: ModelMetadata {
@@ -84,7 +92,7 @@ fn build(yaml: &str) -> (Graph, Counts, RouterMetrics) {
             delay: if file == "slow" { Duration::from_millis(300) } else { Duration::ZERO },
             route: file.strip_prefix("route").and_then(|r| r.parse().ok()).unwrap_or(-1),
             fails: file == "fail",
-            feedback,
+            calls,
         }))
     };
     let graph = assemble(&spec, &loader, &metrics).unwrap();
@@ -92,7 +100,11 @@ fn build(yaml: &str) -> (Graph, Counts, RouterMetrics) {
 }
 
 fn feedback_count(counts: &Counts, name: &str) -> usize {
-    counts.lock().unwrap().iter().find(|(n, _)| n == name).unwrap().1.load(Ordering::SeqCst)
+    counts.lock().unwrap().iter().find(|(n, _)| n == name).unwrap().1.feedback.load(Ordering::SeqCst)
+}
+
+fn predict_count(counts: &Counts, name: &str) -> usize {
+    counts.lock().unwrap().iter().find(|(n, _)| n == name).unwrap().1.predict.load(Ordering::SeqCst)
 }
 
 fn request(values: &[f64]) -> InferenceRequest {
@@ -350,4 +362,70 @@ fn render(metrics: &RouterMetrics) -> String {
     use prometheus::Encoder;
     prometheus::TextEncoder::new().encode(&registry.gather(), &mut out).unwrap();
     String::from_utf8(out).unwrap()
+}
+
+const PREDICTORS: &str = r#"
+apiVersion: machinelearning.seldon.io/v1
+kind: SeldonDeployment
+metadata: {name: split}
+spec:
+  predictors:
+  - {name: main, traffic: 50, graph: {name: main-model, modelUri: scale2}}
+  - {name: canary, traffic: 50, graph: {name: canary-model, modelUri: scale3}}
+  - {name: mirror, shadow: true, graph: {name: shadow-model, modelUri: scale5}}
+"#;
+
+#[tokio::test]
+async fn predictors_share_traffic_and_the_shadow_gets_a_copy() {
+    let (deployment, counts, _) = build(PREDICTORS);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let response = deployment.predict(request(&[1.0])).await.unwrap();
+        let chosen = response.meta.routing["split"];
+        assert_eq!(output(&response), [[2.0, 3.0][chosen as usize]]);
+        seen.insert(chosen);
+        if seen.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 2, "both predictors answer");
+    let served = predict_count(&counts, "main-model") + predict_count(&counts, "canary-model");
+    // The shadow's copies run on their own tasks; give them a moment.
+    for _ in 0..100 {
+        if predict_count(&counts, "shadow-model") == served {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(predict_count(&counts, "shadow-model"), served);
+    // Feedback returns to the predictor that answered.
+    let response = deployment.predict(request(&[1.0])).await.unwrap();
+    let chosen = response.meta.routing["split"];
+    let feedback =
+        Feedback { request: Some(request(&[1.0])), response: Some(response), reward: 1.0, truth: None };
+    deployment.send_feedback(feedback).await.unwrap();
+    let (main, canary) = (feedback_count(&counts, "main-model"), feedback_count(&counts, "canary-model"));
+    assert_eq!((main, canary), if chosen == 0 { (1, 0) } else { (0, 1) });
+}
+
+#[test]
+fn predictor_traffic_is_checked() {
+    let cases = [
+        (
+            PREDICTORS.replace("traffic: 50, graph: {name: main", "traffic: 40, graph: {name: main"),
+            "share 90%",
+        ),
+        (
+            PREDICTORS.replace("name: canary, traffic: 50", "name: canary, shadow: true"),
+            "at most one predictor may be a shadow",
+        ),
+        (
+            PREDICTORS.replace("name: main-model", "name: split"),
+            "a node is named 'split' like the deployment",
+        ),
+    ];
+    for (text, expected) in cases {
+        let e = spec::parse(&text, Path::new("/"), "t").unwrap_err();
+        assert!(e.message.contains(expected), "{}", e.message);
+    }
 }

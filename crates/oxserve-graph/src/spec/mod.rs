@@ -17,10 +17,22 @@ use serde::de::DeserializeOwned;
 
 pub use params::Parameters;
 
-/// A whole graph file: the name it is served under and its root node.
+/// A whole graph file: the name it is served under and its predictors, each a tree of nodes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphSpec {
     pub name: String,
+    pub predictors: Vec<PredictorSpec>,
+}
+
+/// One predictor of a SeldonDeployment: a graph that takes a share of the traffic, or a copy of
+/// it (`shadow`). The native form has one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictorSpec {
+    pub name: String,
+    /// Percent of requests; the predictors that are not shadows add up to 100.
+    pub traffic: u32,
+    /// Gets a copy of every request; its answer is dropped.
+    pub shadow: bool,
     pub root: NodeSpec,
 }
 
@@ -222,9 +234,18 @@ pub fn parse(text: &str, folder: &Path, default_name: &str) -> Result<GraphSpec>
         }
         _ => native::convert(typed(text)?, folder, default_name)?,
     };
-    validate(&spec.root)?;
-    let mut names = std::collections::BTreeSet::new();
-    check_unique(&spec.root, &mut names)?;
+    for predictor in &spec.predictors {
+        validate(&predictor.root)?;
+        let mut names = std::collections::BTreeSet::new();
+        check_unique(&predictor.root, &mut names)?;
+        if spec.predictors.len() > 1 && names.contains(spec.name.as_str()) {
+            return Err(Error::invalid(format!(
+                "{}: a node is named '{}' like the deployment, whose name keys the predictor chosen in \
+                 meta.routing; rename one",
+                predictor.root.at, spec.name
+            )));
+        }
+    }
     Ok(spec)
 }
 

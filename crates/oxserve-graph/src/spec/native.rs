@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::{
     Builtin, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, NodeSpec, NodeType, Parameters,
-    Protocol, RemoteSpec, Transport, UnitSpec,
+    PredictorSpec, Protocol, RemoteSpec, Transport, UnitSpec,
 };
 
 #[derive(Debug, Deserialize)]
@@ -106,7 +106,9 @@ enum ProtocolName {
 
 pub(super) fn convert(file: File, folder: &Path, default_name: &str) -> Result<GraphSpec> {
     let root = node(file.graph, "graph".into(), folder)?;
-    Ok(GraphSpec { name: file.name.unwrap_or_else(|| default_name.to_string()), root })
+    let name = file.name.unwrap_or_else(|| default_name.to_string());
+    let predictor = PredictorSpec { name: name.clone(), traffic: 100, shadow: false, root };
+    Ok(GraphSpec { name, predictors: vec![predictor] })
 }
 
 fn node(node: Node, at: String, folder: &Path) -> Result<NodeSpec> {

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::{
     Builtin, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, InputStage, NodeSpec, NodeType,
-    Parameters, Protocol, RemoteSpec, Transport, UnitSpec,
+    Parameters, PredictorSpec, Protocol, RemoteSpec, Transport, UnitSpec,
 };
 
 #[derive(Debug, Deserialize)]
@@ -200,24 +200,59 @@ pub(super) fn convert(manifest: Manifest, folder: &Path) -> Result<GraphSpec> {
             )));
         }
     };
-    let mut predictors = spec.predictors.into_iter().filter(|p| !p.shadow);
-    let (Some(predictor), None) = (predictors.next(), predictors.next()) else {
-        return Err(Error::invalid(
-            "spec.predictors: `oxserve run` serves exactly one predictor that is not a shadow; \
-             split the others into their own files",
-        ));
-    };
-    let mut annotations = spec.annotations;
-    annotations.extend(predictor.annotations);
-    let context = Context {
-        folder,
-        protocol,
-        transport: spec.transport,
-        annotations,
-        images: images(&predictor.component_specs),
-    };
-    let name = manifest.metadata.name.or(spec.name).or(predictor.name).unwrap_or_else(|| "graph".into());
-    Ok(GraphSpec { name, root: node(predictor.graph, "spec.predictors[0].graph".into(), &context)? })
+    check_traffic(&spec.predictors)?;
+    let name = manifest
+        .metadata
+        .name
+        .or(spec.name)
+        .or_else(|| spec.predictors.first().and_then(|p| p.name.clone()))
+        .unwrap_or_else(|| "graph".into());
+    let predictors = spec
+        .predictors
+        .into_iter()
+        .enumerate()
+        .map(|(i, predictor)| {
+            let mut annotations = spec.annotations.clone();
+            annotations.extend(predictor.annotations);
+            let context = Context {
+                folder,
+                protocol,
+                transport: spec.transport,
+                annotations,
+                images: images(&predictor.component_specs),
+            };
+            let root = node(predictor.graph, format!("spec.predictors[{i}].graph"), &context)?;
+            Ok(PredictorSpec {
+                name: predictor.name.unwrap_or_else(|| format!("predictor-{i}")),
+                // A lone predictor takes all traffic whatever it says, as in Seldon.
+                traffic: predictor.traffic.unwrap_or(100),
+                shadow: predictor.shadow,
+                root,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(GraphSpec { name, predictors })
+}
+
+/// Seldon's rules: at least one predictor that is not a shadow, at most one shadow, and when
+/// several predictors share the traffic their `traffic` adds up to 100.
+fn check_traffic(predictors: &[Predictor]) -> Result<()> {
+    let serving: Vec<&Predictor> = predictors.iter().filter(|p| !p.shadow).collect();
+    if serving.is_empty() {
+        return Err(Error::invalid("spec.predictors: needs a predictor that is not a shadow"));
+    }
+    if predictors.iter().filter(|p| p.shadow).count() > 1 {
+        return Err(Error::invalid("spec.predictors: at most one predictor may be a shadow"));
+    }
+    if serving.len() > 1 {
+        let total: u32 = serving.iter().map(|p| p.traffic.unwrap_or(0)).sum();
+        if total != 100 {
+            return Err(Error::invalid(format!(
+                "spec.predictors[].traffic: the predictors that are not shadows share {total}%; they must share 100%"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `componentSpecs[].spec.containers[]` as name → image.

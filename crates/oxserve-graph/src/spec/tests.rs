@@ -15,13 +15,13 @@ fn native_form_infers_types_and_resolves_model_paths() {
     )
     .unwrap();
     assert_eq!(spec.name, "file");
-    assert_eq!(spec.root.unit, UnitSpec::Builtin(Builtin::RandomAbTest));
-    assert!(spec.root.stages.route && spec.root.stages.feedback);
-    assert_eq!(spec.root.parameters.f64("ratioA").unwrap(), Some(0.7));
-    let a = &spec.root.children[0];
+    assert_eq!(spec.predictors[0].root.unit, UnitSpec::Builtin(Builtin::RandomAbTest));
+    assert!(spec.predictors[0].root.stages.route && spec.predictors[0].root.stages.feedback);
+    assert_eq!(spec.predictors[0].root.parameters.f64("ratioA").unwrap(), Some(0.7));
+    let a = &spec.predictors[0].root.children[0];
     assert_eq!(a.unit, UnitSpec::Model(PathBuf::from("/graphs/../models/iris/model.onnx")));
     assert_eq!(a.stages, NodeType::Model.stages());
-    let UnitSpec::Remote(b) = &spec.root.children[1].unit else { panic!("b is remote") };
+    let UnitSpec::Remote(b) = &spec.predictors[0].root.children[1].unit else { panic!("b is remote") };
     assert_eq!(
         (b.transport, b.protocol, b.timeout),
         (Transport::Grpc, Protocol::Seldon, Duration::from_millis(250))
@@ -99,11 +99,11 @@ spec:
 fn seldon_deployment_graph() {
     let spec = parse(SELDON, Path::new("/g"), "file").unwrap();
     assert_eq!(spec.name, "bandit");
-    assert_eq!(spec.root.unit, UnitSpec::Builtin(Builtin::EpsilonGreedy));
-    assert_eq!(spec.root.parameters.u64("n_branches").unwrap(), Some(2));
-    assert_eq!(spec.root.parameters.f64("epsilon").unwrap(), Some(0.2));
-    assert_eq!(spec.root.children[0].unit, UnitSpec::Model(PathBuf::from("/g/models/a.onnx")));
-    let UnitSpec::Remote(b) = &spec.root.children[1].unit else { panic!("b is remote") };
+    assert_eq!(spec.predictors[0].root.unit, UnitSpec::Builtin(Builtin::EpsilonGreedy));
+    assert_eq!(spec.predictors[0].root.parameters.u64("n_branches").unwrap(), Some(2));
+    assert_eq!(spec.predictors[0].root.parameters.f64("epsilon").unwrap(), Some(0.2));
+    assert_eq!(spec.predictors[0].root.children[0].unit, UnitSpec::Model(PathBuf::from("/g/models/a.onnx")));
+    let UnitSpec::Remote(b) = &spec.predictors[0].root.children[1].unit else { panic!("b is remote") };
     assert_eq!((b.transport, b.port, b.timeout), (Transport::Grpc, 9500, Duration::from_millis(1500)));
 }
 
@@ -137,7 +137,7 @@ fn seldon_methods_choose_the_stages() {
         "      - {name: a, type: UNKNOWN_TYPE, methods: [TRANSFORM_INPUT, SEND_FEEDBACK], modelUri: a.onnx, children: [{name: c, modelUri: c.onnx}]}",
     );
     let spec = parse(&text, Path::new("/g"), "f").unwrap();
-    let a = &spec.root.children[0];
+    let a = &spec.predictors[0].root.children[0];
     assert_eq!(a.stages.input, Some(InputStage::TransformInput));
     assert!(a.stages.feedback && !a.stages.route && !a.stages.output);
 }
