@@ -1,6 +1,7 @@
 """The KServe contract: an `oxserve.Model` subclass served by `python -m oxserve --model-class`
 (or `ModelServer().start`), answering V1 and V2 REST and V2 gRPC."""
 
+import concurrent.futures
 import socket
 
 import numpy as np
@@ -83,6 +84,43 @@ def test_hung_predict_answers_504_after_the_timeout(server):
     )
     assert response.status_code == 504
     assert requests.get(server.url("/v2/health/live"), timeout=2).status_code == 200
+
+
+def test_opt_in_batching_gathers_concurrent_requests(iris, server_factory):
+    _, X, clf = iris
+    path, _, _ = iris
+    args = ["--model-name", "iris", "--max-batch-size", "32", "--max-batch-time", "0.005"]
+    server = server_factory(
+        python_command(
+            "-m",
+            "oxserve",
+            "--model-class",
+            "kserve_models:KServeIris",
+            "--http-port",
+            "{http}",
+            "--grpc-port",
+            "{grpc}",
+            *args,
+        ),
+        env={"IRIS_MODEL": str(path)},
+    )
+
+    def one(i):
+        body = {"instances": X[i : i + 1].tolist()}
+        return requests.post(server.url("/v1/models/iris:predict"), json=body, timeout=TIMEOUT).json()[
+            "predictions"
+        ][0]
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        assert list(pool.map(one, range(100))) == clf.predict(X[:100]).tolist()
+    text = requests.get(server.url("/metrics"), timeout=TIMEOUT).text
+    counts = {
+        line.split("{")[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(("nv_inference_count{", "nv_inference_exec_count{"))
+    }
+    assert counts["nv_inference_count"] == 100
+    assert counts["nv_inference_exec_count"] < 100
 
 
 def test_async_def_model_with_infer_response(iris, server_factory):

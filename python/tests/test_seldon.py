@@ -31,6 +31,11 @@ def iris_server(iris):
         "seldon_models.Iris",
         "--service-type",
         "MODEL",
+        "--persistence",
+        "0",
+        "--single-threaded",
+        "0",
+        "--access-log",
         env={"PREDICTIVE_UNIT_PARAMETERS": PARAMETERS % path, "PREDICTIVE_UNIT_ID": "iris-unit"},
     ).start("/health/ping")
     yield server

@@ -381,6 +381,20 @@ def check_service_type(cls, service_type):
         )
 
 
+_SELDON_ONLY_FLAGS = (
+    "--debug",
+    "--tracing",
+    "--max-requests",
+    "--max-requests-jitter",
+    "--keepalive",
+    "--single-threaded",
+    "--access-log",
+    "--pidfile",
+    "--grpc-threads",
+    "--grpc-workers",
+)
+
+
 def _env(name, default):
     return os.environ.get(name, default)
 
@@ -411,8 +425,15 @@ def main(argv=None):
     parser.add_argument(
         "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds a call may take (0: no bound)"
     )
+    # Flags of Seldon's gunicorn/Flask/Jaeger set-up, which has no counterpart here: accepted so
+    # that existing deployments start unchanged, and reported when given.
+    for flag in _SELDON_ONLY_FLAGS:
+        parser.add_argument(flag, nargs="?", const="1", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level)
+    for flag in _SELDON_ONLY_FLAGS:
+        if getattr(args, flag[2:].replace("-", "_")) is not None:
+            log.info("%s has no effect in oxserve (Seldon's gunicorn/Flask/tracing setting)", flag)
     try:
         handler = _handler(args)
         if args.metrics_port != args.http_port:
