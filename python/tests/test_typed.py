@@ -58,7 +58,7 @@ def test_tritonclient_http_binary_and_grpc(server, iris):
     np.testing.assert_allclose(result.as_numpy("proba"), clf.predict_proba(X[50:55]))
 
 
-def test_inputs_are_read_only_views_of_the_request(server):
+def test_inputs_are_read_only_views_on_a_python_worker_thread(server):
     x = np.arange(8, dtype=np.float32)
     http = httpclient.InferenceServerClient(f"127.0.0.1:{server.http_port}")
     inp = httpclient.InferInput("x", [8], "FP32")
@@ -66,6 +66,8 @@ def test_inputs_are_read_only_views_of_the_request(server):
     result = http.infer("inspect", [inp])
     assert result.as_numpy("zero_copy").tolist() == [True]
     assert result.as_numpy("writeable").tolist() == [False]
+    # User code runs on the model's own worker threads, never on the server's (tokio) threads.
+    assert result.as_numpy("thread")[0].decode().startswith("oxserve-py-")
     np.testing.assert_array_equal(result.as_numpy("doubled"), x * 2)
 
 

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import threading
 import time
 
 import joblib
@@ -34,13 +35,17 @@ class Iris:
         ("zero_copy", "BOOL", [1]),
         ("writeable", "BOOL", [1]),
         ("pid", "INT64", [1]),
+        ("thread", "BYTES", [1]),
         ("doubled", "FP32", [-1]),
     ],
 )
 def inspect(x):
     """Reports how the input arrived: a view of the request's buffer (its base is the Rust owner)
-    and read-only; and which worker process answered."""
+    and read-only; which worker process answered, and on which thread (as the kernel names it)."""
+    with open(f"/proc/self/task/{threading.get_native_id()}/comm") as comm:
+        thread = comm.read().strip()
     return {
+        "thread": [thread],
         "zero_copy": [type(x.base).__name__ == "SharedBytes"],
         "writeable": [x.flags.writeable],
         "pid": [os.getpid()],
