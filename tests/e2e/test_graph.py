@@ -176,7 +176,8 @@ def write_graph(graph_dir: Path, name: str, text: str) -> Path:
 
 
 def test_remote_units_over_rest_and_grpc(start, graph_dir, reference):
-    """scaler (Seldon REST) -> classifier (Seldon gRPC), beside the same classifier over V2 gRPC."""
+    """scaler (Seldon REST) -> classifier (Seldon gRPC), beside the same classifier over V2 gRPC and
+    V2 REST; the combiner's mean of three equal answers is that answer."""
     scaler = serve_model(start, graph_dir, "iris_scaler", "scaler")
     seldon = serve_model(start, graph_dir, "iris", "classifier")
     v2 = serve_model(start, graph_dir, "iris", "classifier-v2")
@@ -200,6 +201,12 @@ graph:
       children:
         - name: classifier-v2
           endpoint: {{host: 127.0.0.1, port: {v2.grpc_port}, transport: grpc, protocol: v2}}
+    - name: scaled-again
+      type: TRANSFORMER
+      model: models/iris_scaler/model.onnx
+      children:
+        - name: over-v2-rest
+          endpoint: {{host: 127.0.0.1, port: {v2.http_port}, protocol: v2, model: classifier-v2}}
 """,
     )
     proc = start(GraphProcess, [str(path)])

@@ -1,5 +1,5 @@
 //! Units of other servers, reached over the network: Seldon's component API over REST or gRPC
-//! (any unit type), or the V2 protocol over gRPC (models).
+//! (any unit type), or the V2 protocol over REST or gRPC (models).
 //!
 //! Every call has the unit's timeout, retries included. Calls that are safe to repeat (all but
 //! feedback, which changes a router's state) are retried when the unit is unreachable or
@@ -10,6 +10,7 @@
 mod seldon_grpc;
 mod seldon_rest;
 mod v2_grpc;
+mod v2_rest;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,12 +30,8 @@ pub fn connect(name: &str, spec: &RemoteSpec) -> Result<Arc<dyn Unit>> {
     let wire = match (spec.protocol, spec.transport) {
         (Protocol::Seldon, Transport::Rest) => Wire::SeldonRest(seldon_rest::Client::new(spec)),
         (Protocol::Seldon, Transport::Grpc) => Wire::SeldonGrpc(seldon_grpc::Client::new(spec)?),
-        (Protocol::V2, Transport::Grpc) => Wire::V2Grpc(v2_grpc::Client::new(name, spec)?),
-        (Protocol::V2, Transport::Rest) => {
-            return Err(Error::invalid(
-                "endpoint: a V2 unit is reached over gRPC (transport: grpc); V2 over REST is not supported",
-            ));
-        }
+        (Protocol::V2, Transport::Grpc) => Wire::V2Grpc(v2_grpc::Client::new(spec)?),
+        (Protocol::V2, Transport::Rest) => Wire::V2Rest(v2_rest::Client::new(spec)),
     };
     let metadata = ModelMetadata { name: name.to_string(), platform: spec.url(), ..Default::default() };
     Ok(Arc::new(RemoteUnit { metadata, url: spec.url(), timeout: spec.timeout, retries: spec.retries, wire }))
@@ -62,6 +59,7 @@ enum Wire {
     SeldonRest(seldon_rest::Client),
     SeldonGrpc(seldon_grpc::Client),
     V2Grpc(v2_grpc::Client),
+    V2Rest(v2_rest::Client),
 }
 
 struct RemoteUnit {
@@ -83,7 +81,7 @@ impl RemoteUnit {
             match &self.wire {
                 Wire::SeldonRest(client) => client.call(method, &payload).await,
                 Wire::SeldonGrpc(client) => client.call(method, &payload).await,
-                Wire::V2Grpc(_) => Err(Error::unimplemented(format!(
+                Wire::V2Grpc(_) | Wire::V2Rest(_) => Err(Error::unimplemented(format!(
                     "speaks V2, which has no {method:?} call; only a MODEL node can be a V2 unit"
                 ))),
             }
@@ -130,8 +128,10 @@ impl Unit for RemoteUnit {
     }
 
     async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {
-        if let Wire::V2Grpc(client) = &self.wire {
-            return self.with_retries(true, || client.infer(&request)).await;
+        match &self.wire {
+            Wire::V2Grpc(client) => return self.with_retries(true, || client.infer(&request)).await,
+            Wire::V2Rest(client) => return self.with_retries(true, || client.infer(&request)).await,
+            Wire::SeldonRest(_) | Wire::SeldonGrpc(_) => {}
         }
         let answer = self.seldon(Method::Predict, Payload::One(&as_response(request))).await?;
         Ok(as_response(answer))
@@ -155,7 +155,7 @@ impl Unit for RemoteUnit {
     }
 
     async fn send_feedback(&self, feedback: Feedback) -> Result<InferenceResponse> {
-        if let Wire::V2Grpc(_) = &self.wire {
+        if let Wire::V2Grpc(_) | Wire::V2Rest(_) = &self.wire {
             return Err(Error::unimplemented("a V2 unit takes no feedback"));
         }
         Ok(as_response(self.seldon(Method::SendFeedback, Payload::Feedback(&feedback)).await?))

@@ -16,7 +16,7 @@ use crate::spec::RemoteSpec;
 
 pub struct Client {
     inference: GrpcInferenceServiceClient<Channel>,
-    /// The model to call: the node's name.
+    /// The model to call.
     model: String,
     /// The model's inputs, asked for once: a graph's tensors are fitted to them as a local
     /// model's are (see [`crate::message::fit`]).
@@ -32,11 +32,11 @@ pub fn channel(spec: &RemoteSpec) -> Result<Channel> {
 }
 
 impl Client {
-    pub fn new(model: &str, spec: &RemoteSpec) -> Result<Client> {
+    pub fn new(spec: &RemoteSpec) -> Result<Client> {
         let inference = GrpcInferenceServiceClient::new(channel(spec)?)
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX);
-        Ok(Client { inference, model: model.to_string(), metadata: OnceCell::new() })
+        Ok(Client { inference, model: spec.model.clone(), metadata: OnceCell::new() })
     }
 
     async fn metadata(&self) -> Result<&ModelMetadata> {

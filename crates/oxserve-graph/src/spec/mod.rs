@@ -161,6 +161,8 @@ impl Builtin {
 pub struct RemoteSpec {
     pub host: String,
     pub port: u16,
+    /// The model a V2 unit is asked for (by default the node's name); Seldon units serve one.
+    pub model: String,
     pub transport: Transport,
     pub protocol: Protocol,
     /// Longest one call may take, retries included.

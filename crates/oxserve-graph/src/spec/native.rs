@@ -11,6 +11,7 @@
 //!     - name: b
 //!       type: MODEL              # the default; TRANSFORMER, OUTPUT_TRANSFORMER, ROUTER, COMBINER
 //!       endpoint: {host: 127.0.0.1, port: 9000, transport: grpc, protocol: seldon, timeout_ms: 500}
+//!       # V2 units also take `model: NAME` (default: the node's name).
 //! ```
 
 use std::collections::BTreeMap;
@@ -82,6 +83,9 @@ struct Endpoint {
     transport: TransportName,
     #[serde(default)]
     protocol: ProtocolName,
+    /// The model a V2 unit is asked for; the node's name by default.
+    #[serde(default)]
+    model: Option<String>,
     #[serde(default)]
     timeout_ms: Option<u64>,
     #[serde(default)]
@@ -126,7 +130,7 @@ fn node(node: Node, at: String, folder: &Path) -> Result<NodeSpec> {
         (None, Some(model), None) => {
             UnitSpec::Model(super::model_path(&model, folder, &format!("{at}.model"))?)
         }
-        (None, None, Some(endpoint)) => UnitSpec::Remote(remote(endpoint)),
+        (None, None, Some(endpoint)) => UnitSpec::Remote(remote(endpoint, &node.name)),
         (None, None, None) => {
             return Err(Error::invalid(format!(
                 "{at}: node '{}' needs one of implementation, model or endpoint",
@@ -158,10 +162,11 @@ fn node(node: Node, at: String, folder: &Path) -> Result<NodeSpec> {
     })
 }
 
-fn remote(endpoint: Endpoint) -> RemoteSpec {
+fn remote(endpoint: Endpoint, node: &str) -> RemoteSpec {
     RemoteSpec {
         host: endpoint.host,
         port: endpoint.port,
+        model: endpoint.model.unwrap_or_else(|| node.to_string()),
         transport: match endpoint.transport {
             TransportName::Rest => Transport::Rest,
             TransportName::Grpc => Transport::Grpc,

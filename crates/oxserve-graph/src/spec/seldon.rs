@@ -286,7 +286,9 @@ fn node(node: Node, at: String, context: &Context<'_>) -> Result<NodeSpec> {
     };
     let unit = match (builtin, &node.model_uri, &node.endpoint) {
         (Some(builtin), _, _) => UnitSpec::Builtin(builtin),
-        (None, _, Some(endpoint)) => UnitSpec::Remote(remote(endpoint, &format!("{at}.endpoint"), context)?),
+        (None, _, Some(endpoint)) => {
+            UnitSpec::Remote(remote(endpoint, &node.name, &format!("{at}.endpoint"), context)?)
+        }
         (None, Some(uri), None) => {
             UnitSpec::Model(super::model_path(uri, context.folder, &format!("{at}.modelUri"))?)
         }
@@ -346,7 +348,7 @@ fn bandit_image(image: Option<&str>) -> Option<Builtin> {
     }
 }
 
-fn remote(endpoint: &Endpoint, at: &str, context: &Context<'_>) -> Result<RemoteSpec> {
+fn remote(endpoint: &Endpoint, node: &str, at: &str, context: &Context<'_>) -> Result<RemoteSpec> {
     let transport = match endpoint.endpoint_type.or(context.transport) {
         Some(EndpointType::Grpc) => Transport::Grpc,
         Some(EndpointType::Rest) | None => Transport::Rest,
@@ -372,6 +374,7 @@ fn remote(endpoint: &Endpoint, at: &str, context: &Context<'_>) -> Result<Remote
     Ok(RemoteSpec {
         host,
         port,
+        model: node.to_string(),
         transport,
         protocol: context.protocol,
         timeout,
