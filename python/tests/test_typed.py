@@ -158,3 +158,13 @@ def test_a_missing_declared_output_is_a_500_naming_it(server):
     response = requests.post(server.url("/v2/models/broken/infer"), json=body, timeout=TIMEOUT)
     assert response.status_code == 500
     assert "did not return declared output(s) ['y']" in response.json()["error"]
+
+
+def test_the_request_timeout_parameter_bounds_a_call_too(server):
+    hang = {
+        "parameters": {"timeout": 200_000},  # microseconds, as V2 defines it
+        "inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [99]}],
+    }
+    response = requests.post(server.url("/v2/models/flaky/infer"), json=hang, timeout=TIMEOUT)
+    assert response.status_code == 504
+    assert "within 200ms (the request's timeout parameter)" in response.json()["error"]

@@ -69,10 +69,25 @@ impl PythonUnit {
         if self.metadata.inputs.is_empty() { Ok(()) } else { self.metadata.check_request(request) }
     }
 
-    /// Runs `call` with the handler on a worker thread and waits for its answer.
+    /// How long to wait for Python: the model's timeout, or the request's own `timeout`
+    /// parameter (microseconds, as V2 defines it; the scheduler has checked its form) if sooner.
+    fn limit(&self, request: Option<&InferenceRequest>) -> Option<(Duration, &'static str)> {
+        let own = request
+            .and_then(|r| r.parameters.get("timeout"))
+            .and_then(|t| t.as_u64())
+            .map(|micros| (Duration::from_micros(micros), "the request's timeout parameter"));
+        let model = self.timeout.map(|t| (t, "the model's timeout"));
+        match (own, model) {
+            (Some(own), Some(model)) => Some(if own.0 < model.0 { own } else { model }),
+            (own, model) => own.or(model),
+        }
+    }
+
+    /// Runs `call` with the handler on a worker thread and waits for its answer, at most `limit`.
     async fn call<T: Send + 'static>(
         &self,
         operation: &'static str,
+        limit: Option<(Duration, &'static str)>,
         call: impl FnOnce(Python<'_>, &Bound<'_, PyAny>) -> PyResult<Result<T>> + Send + 'static,
     ) -> Result<T> {
         let model = &self.metadata.name;
@@ -90,13 +105,11 @@ impl PythonUnit {
         self.jobs
             .send(job)
             .map_err(|_| Error::internal(format!("model '{model}': its worker threads have stopped")))?;
-        let answer = match self.timeout {
-            Some(limit) => tokio::time::timeout(limit, answer).await.map_err(|_| {
+        let answer = match limit {
+            Some((limit, source)) => tokio::time::timeout(limit, answer).await.map_err(|_| {
                 Error::new(
                     ErrorKind::DeadlineExceeded,
-                    format!(
-                        "model '{model}': {operation} did not answer within {limit:?} (the model's timeout)"
-                    ),
+                    format!("model '{model}': {operation} did not answer within {limit:?} ({source})"),
                 )
             })?,
             None => answer.await,
@@ -160,7 +173,8 @@ impl Unit for PythonUnit {
 
     async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {
         self.check(&request)?;
-        self.call("predict", move |py, handler| {
+        let limit = self.limit(Some(&request));
+        self.call("predict", limit, move |py, handler| {
             let message = match convert::request_to_py(py, &request) {
                 Ok(message) => message,
                 Err(e) => return Ok(Err(e)),
@@ -173,7 +187,8 @@ impl Unit for PythonUnit {
 
     async fn transform_input(&self, request: InferenceRequest) -> Result<InferenceRequest> {
         self.check(&request)?;
-        self.call("transform_input", move |py, handler| {
+        let limit = self.limit(Some(&request));
+        self.call("transform_input", limit, move |py, handler| {
             let message = match convert::request_to_py(py, &request) {
                 Ok(message) => message,
                 Err(e) => return Ok(Err(e)),
@@ -185,7 +200,7 @@ impl Unit for PythonUnit {
     }
 
     async fn transform_output(&self, response: InferenceResponse) -> Result<InferenceResponse> {
-        self.call("transform_output", move |py, handler| {
+        self.call("transform_output", self.limit(None), move |py, handler| {
             let message = match convert::response_to_py(py, &response) {
                 Ok(message) => message,
                 Err(e) => return Ok(Err(e)),
@@ -205,7 +220,7 @@ impl Unit for PythonUnit {
     async fn route(&self, request: &InferenceRequest) -> Result<i32> {
         self.check(request)?;
         let request = request.clone();
-        self.call("route", move |py, handler| {
+        self.call("route", self.limit(Some(&request)), move |py, handler| {
             let message = match convert::request_to_py(py, &request) {
                 Ok(message) => message,
                 Err(e) => return Ok(Err(e)),
@@ -217,7 +232,7 @@ impl Unit for PythonUnit {
 
     async fn aggregate(&self, responses: Vec<InferenceResponse>) -> Result<InferenceResponse> {
         let model = self.metadata.name.clone();
-        self.call("aggregate", move |py, handler| {
+        self.call("aggregate", self.limit(None), move |py, handler| {
             let messages =
                 match responses.iter().map(|r| convert::response_to_py(py, r)).collect::<Result<Vec<_>>>() {
                     Ok(messages) => messages,
@@ -232,7 +247,7 @@ impl Unit for PythonUnit {
 
     async fn send_feedback(&self, feedback: Feedback) -> Result<InferenceResponse> {
         let model = self.metadata.name.clone();
-        self.call("send_feedback", move |py, handler| {
+        self.call("send_feedback", self.limit(None), move |py, handler| {
             let message = match convert::feedback_to_py(py, &feedback) {
                 Ok(message) => message,
                 Err(e) => return Ok(Err(e)),
