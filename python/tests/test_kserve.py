@@ -173,3 +173,30 @@ def test_a_port_in_use_is_a_clear_startup_error(iris):
         assert server.run() == 1
     assert f"--http-port: cannot listen on 0.0.0.0:{server.http_port}" in server.output()
     assert "Traceback" not in server.output()
+
+
+def test_model_ready_flag_drives_health_and_admission(server_factory):
+    server = server_factory(
+        python_command(
+            "-m",
+            "oxserve",
+            "--model-class",
+            "kserve_models:Retiring",
+            "--http-port",
+            "{http}",
+            "--grpc-port",
+            "{grpc}",
+        )
+    )
+    assert requests.get(server.url("/v2/models/Retiring/ready"), timeout=TIMEOUT).status_code == 200
+    retire = requests.post(
+        server.url("/v1/models/Retiring:predict"), json={"instances": [[0]]}, timeout=TIMEOUT
+    )
+    assert retire.status_code == 200
+    assert requests.get(server.url("/v1/models/Retiring"), timeout=TIMEOUT).status_code == 503
+    assert requests.get(server.url("/v2/health/ready"), timeout=TIMEOUT).status_code != 200
+    refused = requests.post(
+        server.url("/v1/models/Retiring:predict"), json={"instances": [[1]]}, timeout=TIMEOUT
+    )
+    assert refused.status_code == 503
+    assert "model 'Retiring' is not ready" in refused.json()["error"]

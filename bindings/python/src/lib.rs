@@ -11,6 +11,7 @@ mod unit;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use oxserve_batch::{Scheduler, SchedulerConfig};
@@ -26,7 +27,7 @@ pyo3::create_exception!(
     "The server could not start (a port in use, inconsistent model settings) or failed while serving."
 );
 
-use crate::unit::{OPERATIONS, PythonUnit};
+use crate::unit::{OPERATIONS, PythonUnit, Readiness};
 
 /// What Python declares about one model: the handler and its settings, read with the GIL held
 /// before the server starts.
@@ -35,10 +36,12 @@ struct Declared {
     metadata: ModelMetadata,
     settings: ModelSettings,
     supported: Vec<&'static str>,
+    ready: Arc<AtomicBool>,
 }
 
 /// Reads a handler's `metadata_json` (V2 model metadata), `settings_json` (MLServer's
-/// model-settings fields) and `operations` (the [`OPERATIONS`] it implements).
+/// model-settings fields) and `operations` (the [`OPERATIONS`] it implements), and hands it its
+/// [`Readiness`] through `attach_readiness`.
 fn declare(handler: &Bound<'_, PyAny>) -> PyResult<Declared> {
     let metadata: String = handler.getattr("metadata_json")?.extract()?;
     let metadata: ModelMetadata =
@@ -54,19 +57,29 @@ fn declare(handler: &Bound<'_, PyAny>) -> PyResult<Declared> {
         })?;
         supported.push(*known);
     }
-    Ok(Declared { handler: handler.clone().unbind(), metadata, settings, supported })
+    // The handler reports readiness (KServe's `model.ready`) through this handle from now on.
+    let ready = Arc::new(AtomicBool::new(true));
+    handler.call_method1("attach_readiness", (Readiness { ready: Arc::clone(&ready) },))?;
+    Ok(Declared { handler: handler.clone().unbind(), metadata, settings, supported, ready })
 }
 
 /// Puts each declared model behind its scheduler. Must run inside the tokio runtime.
 fn build_units(declared: Vec<Declared>, metrics: &Metrics) -> oxserve_core::Result<Vec<Arc<dyn Unit>>> {
     let mut units: Vec<Arc<dyn Unit>> = Vec::new();
-    for Declared { handler, metadata, settings, supported } in declared {
+    for Declared { handler, metadata, settings, supported, ready } in declared {
         let name = metadata.name.clone();
         let config = SchedulerConfig::from_settings(&settings)
             .map_err(|e| e.context(format_args!("model '{name}'")))?;
         let timeout = (settings.timeout > 0.0).then(|| Duration::from_secs_f64(settings.timeout));
-        let unit =
-            PythonUnit::new(metadata, handler, supported, config.max_batch_size, config.instances, timeout)?;
+        let unit = PythonUnit::new(
+            metadata,
+            handler,
+            supported,
+            config.max_batch_size,
+            config.instances,
+            timeout,
+            ready,
+        )?;
         let version = settings.parameters.version.as_deref().unwrap_or("");
         let scheduler = Scheduler::new(Arc::new(unit), config, metrics.scheduler_observer(&name, version))
             .map_err(|e| e.context(format_args!("model '{name}'")))?;
@@ -152,6 +165,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(serve, module)?)?;
     module.add_function(wrap_pyfunction!(core_version, module)?)?;
     module.add_class::<convert::SharedBytes>()?;
+    module.add_class::<Readiness>()?;
     module.add("ServerError", module.py().get_type::<ServerError>())?;
     Ok(())
 }

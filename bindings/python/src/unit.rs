@@ -5,6 +5,7 @@
 //! hung `predict` therefore only occupies its worker, never health checks or other models, and
 //! the caller stops waiting after the unit's timeout.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -26,6 +27,22 @@ type Job = Box<dyn FnOnce(Python<'_>) + Send>;
 pub const OPERATIONS: [&str; 6] =
     ["predict", "transform_input", "transform_output", "route", "aggregate", "send_feedback"];
 
+/// A model's readiness, set from Python (KServe's `model.ready`) and read by the server's health
+/// routes without the GIL.
+#[pyclass(frozen, module = "oxserve._native")]
+pub struct Readiness {
+    pub ready: Arc<AtomicBool>,
+}
+
+#[pymethods]
+impl Readiness {
+    /// Marks the model ready or not; while it is not, its health answers 503 and its calls are
+    /// refused with 503 before reaching Python.
+    fn set(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+}
+
 /// A Python model behind the [`Unit`] trait.
 pub struct PythonUnit {
     metadata: ModelMetadata,
@@ -36,11 +53,13 @@ pub struct PythonUnit {
     max_batch_size: usize,
     /// How long a caller waits for Python before answering `DeadlineExceeded`.
     timeout: Option<Duration>,
+    ready: Arc<AtomicBool>,
     jobs: mpsc::Sender<Job>,
 }
 
 impl PythonUnit {
-    /// Starts `threads` worker threads for `handler`; they end when the unit is dropped.
+    /// Starts `threads` worker threads for `handler`; they end when the unit is dropped. `ready`
+    /// is shared with the [`Readiness`] handle given to Python.
     pub fn new(
         metadata: ModelMetadata,
         handler: Py<PyAny>,
@@ -48,6 +67,7 @@ impl PythonUnit {
         max_batch_size: usize,
         threads: usize,
         timeout: Option<Duration>,
+        ready: Arc<AtomicBool>,
     ) -> Result<PythonUnit> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
@@ -60,7 +80,15 @@ impl PythonUnit {
                     Error::internal(format!("model '{}': cannot start a worker thread: {e}", metadata.name))
                 })?;
         }
-        Ok(PythonUnit { metadata, handler: Arc::new(handler), supported, max_batch_size, timeout, jobs })
+        Ok(PythonUnit {
+            metadata,
+            handler: Arc::new(handler),
+            supported,
+            max_batch_size,
+            timeout,
+            ready,
+            jobs,
+        })
     }
 
     /// Checks a request against the declared inputs, so that Python only sees tensors it
@@ -93,6 +121,9 @@ impl PythonUnit {
         let model = &self.metadata.name;
         if !self.supported.contains(&operation) {
             return Err(Error::unimplemented(format!("model '{model}' does not implement {operation}")));
+        }
+        if !self.is_ready() {
+            return Err(Error::unavailable(format!("model '{model}' is not ready")));
         }
         let (reply, answer) = tokio::sync::oneshot::channel();
         let handler = Arc::clone(&self.handler);
@@ -165,6 +196,10 @@ fn kind_for_status(status: u16) -> ErrorKind {
 impl Unit for PythonUnit {
     fn metadata(&self) -> &ModelMetadata {
         &self.metadata
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
     }
 
     fn max_batch_size(&self) -> usize {

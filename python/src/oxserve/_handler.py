@@ -46,6 +46,10 @@ class Handler:
     def load(self):
         """Loads the model in the serving process; the default has nothing to load."""
 
+    def attach_readiness(self, readiness):
+        """Called by the server before it serves, with the handle (``readiness.set(bool)``) that
+        marks the model ready or not; a model is ready unless its handler says otherwise."""
+
     @property
     def metadata_json(self):
         return json.dumps(

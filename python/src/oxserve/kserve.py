@@ -99,9 +99,25 @@ class Model:
     an :class:`InferResponse`.
     """
 
+    # Class defaults, so that a subclass whose __init__ does not call ours still works.
+    _ready = False
+    _readiness = None
+
     def __init__(self, name):
         self.name = name
         self.ready = False
+
+    @property
+    def ready(self):
+        """Whether the model takes requests. Setting it while serving takes effect at once: a
+        model that is not ready answers its health checks and calls with 503."""
+        return self._ready
+
+    @ready.setter
+    def ready(self, value):
+        self._ready = bool(value)
+        if self._readiness is not None:
+            self._readiness.set(self._ready)
 
     def load(self):
         self.ready = True
@@ -161,6 +177,10 @@ class KServeHandler(Handler):
             (method, _takes_headers(method))
             for method in (self.model.preprocess, self.model.predict, self.model.postprocess)
         ]
+
+    def attach_readiness(self, readiness):
+        self.model._readiness = readiness
+        readiness.set(self.model.ready)
 
     def predict(self, request):
         value = InferRequest.from_wire(request)

@@ -51,3 +51,16 @@ class AsyncIris(oxserve.Model):
 
 class NoPredict(oxserve.Model):
     """Forgets to override predict: a start-up error."""
+
+
+class Retiring(oxserve.Model):
+    """Takes itself out of service when asked to (`instances` [[0]]), as a model whose backing
+    resource went away would."""
+
+    def load(self):
+        self.ready = True
+
+    def predict(self, payload, headers=None):
+        if payload["instances"] == [[0]]:
+            self.ready = False
+        return {"predictions": [1]}
