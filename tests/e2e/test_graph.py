@@ -218,6 +218,42 @@ graph:
     assert path_["scaler"] == f"seldon+http://127.0.0.1:{scaler.http_port}"
 
 
+def test_kserve_inference_graph_over_v2_rest(start, graph_dir, reference):
+    """A KServe Sequence (scaler, then an Ensemble of two classifiers) of V2 model servers."""
+    scaler = serve_model(start, graph_dir, "iris_scaler", "scaler")
+    iris = serve_model(start, graph_dir, "iris", "iris")
+    url = "http://127.0.0.1:{}/v2/models/{}/infer"
+    path = write_graph(
+        graph_dir,
+        "kserve",
+        f"""
+apiVersion: serving.kserve.io/v1alpha1
+kind: InferenceGraph
+metadata: {{name: iris-kserve}}
+spec:
+  nodes:
+    root:
+      routerType: Sequence
+      steps:
+      - {{name: scale, serviceUrl: "{url.format(scaler.http_port, "scaler")}"}}
+      - {{nodeName: both}}
+    both:
+      routerType: Ensemble
+      steps:
+      - {{name: first, serviceUrl: "{url.format(iris.http_port, "iris")}"}}
+      - {{name: second, serviceUrl: "{url.format(iris.http_port, "iris")}"}}
+""",
+    )
+    proc = start(GraphProcess, [str(path)])
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 4], "data": FLOWER}]}
+    r = requests.post(proc.url("/v2/models/iris-kserve/infer"), json=body, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    outputs = {o["name"]: np.array(o["data"]) for o in r.json()["outputs"]}
+    assert set(outputs) == {"first.probabilities", "first.label", "second.probabilities", "second.label"}
+    expected = reference.run("iris", {"input": scaled(FLOWER)})["probabilities"]
+    np.testing.assert_allclose(outputs["second.probabilities"].reshape(2, 3), expected, rtol=1e-5)
+
+
 def test_a_failing_remote_unit_is_a_5xx_naming_it(start, graph_dir):
     (closed,) = free_ports(1)
     path = write_graph(

@@ -64,5 +64,12 @@ fn node(spec: &NodeSpec, load_model: &ModelLoader<'_>, metrics: &RouterMetrics) 
             (unit, remote.url())
         }
     };
-    Ok(Node { name: spec.name.clone(), stages: spec.stages, unit, label, children })
+    Ok(Node {
+        name: spec.name.clone(),
+        stages: spec.stages,
+        unit,
+        label,
+        children,
+        from_request: spec.from_request,
+    })
 }

@@ -43,6 +43,8 @@ pub struct Node {
     /// What `meta.requestPath` records for this node: a model file, a built-in, a URL.
     pub label: String,
     pub children: Vec<Node>,
+    /// In a sequence, this node takes the sequence's request instead of the previous answer.
+    pub from_request: bool,
 }
 
 impl Graph {
@@ -83,7 +85,8 @@ fn entry_inputs(node: &Node) -> Vec<TensorSpec> {
 
 fn exit_outputs(node: &Node) -> Vec<TensorSpec> {
     let own = &node.unit.metadata().outputs;
-    match node.children.first() {
+    let answering = if node.stages.sequence { node.children.last() } else { node.children.first() };
+    match answering {
         _ if node.stages.output && !own.is_empty() => own.clone(),
         Some(first) => exit_outputs(first),
         None => own.clone(),
@@ -169,6 +172,9 @@ impl Node {
     }
 
     async fn children_stage(&self, input: InferenceRequest) -> Result<InferenceResponse> {
+        if self.stages.sequence {
+            return self.sequence_stage(input).await;
+        }
         let choice = if self.stages.route {
             self.unit.route(&fit(input.clone(), self.unit.metadata())).await.map_err(|e| self.failed(e))?
         } else {
@@ -206,6 +212,21 @@ impl Node {
         };
         self.record(&mut answer.meta, choice);
         Ok(answer)
+    }
+
+    /// The children one after another, each on the previous answer (or on the sequence's own
+    /// request, for a child that asks for it), with meta accumulating along the way.
+    async fn sequence_stage(&self, input: InferenceRequest) -> Result<InferenceResponse> {
+        let mut current = input.clone();
+        for child in &self.children {
+            let request = if child.from_request {
+                InferenceRequest { meta: current.meta, ..input.clone() }
+            } else {
+                current
+            };
+            current = as_request(child.predict(request).await?);
+        }
+        Ok(as_response(current))
     }
 
     /// Routers' choices go to `meta.routing`, where feedback finds them.

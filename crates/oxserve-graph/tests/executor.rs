@@ -73,9 +73,12 @@ fn values(t: &Tensor) -> Vec<f64> {
 type Counts = Arc<Mutex<Vec<(String, Arc<Calls>)>>>;
 
 fn build(yaml: &str) -> (Arc<dyn Unit>, Counts, RouterMetrics) {
+    build_spec(spec::parse(yaml, Path::new("/"), "test").unwrap())
+}
+
+fn build_spec(spec: spec::GraphSpec) -> (Arc<dyn Unit>, Counts, RouterMetrics) {
     let counts: Counts = Arc::default();
     let metrics = RouterMetrics::new();
-    let spec = spec::parse(yaml, Path::new("/"), "test").unwrap();
     let loader = |path: &Path, name: &str| -> Result<Arc<dyn Unit>> {
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let calls = Arc::new(Calls::default());
@@ -292,6 +295,13 @@ fn builtin_parameters_are_checked() {
         ("THOMPSON_SAMPLING", "{n_branches: 2, epsilon: 0.1}", "graph.parameters.epsilon: unknown parameter"),
         ("RANDOM_ABTEST", "{ratioA: 1.5}", "graph.parameters.ratioA: 1.5 is not between 0 and 1"),
         ("RANDOM_ABTEST", "{ratioA: high}", "graph.parameters.ratioA: expected a number"),
+        (
+            "SPLITTER",
+            "{weights: [50, 40]}",
+            "graph.parameters.weights: [50, 40] must hold one percentage per child",
+        ),
+        ("SPLITTER", "{}", "graph.parameters.weights: required"),
+        ("ENSEMBLE", "{n: 1}", "graph.parameters.n: unknown parameter; expected none"),
     ];
     for (implementation, parameters, expected) in cases {
         let text = bandit(implementation, parameters)
@@ -428,4 +438,47 @@ fn predictor_traffic_is_checked() {
         let e = spec::parse(&text, Path::new("/"), "t").unwrap_err();
         assert!(e.message.contains(expected), "{}", e.message);
     }
+}
+
+#[tokio::test]
+async fn a_sequence_chains_its_children_and_can_restart_from_its_request() {
+    let (graph, ..) = build(
+        "graph:\n  name: seq\n  implementation: SEQUENCE\n  children:\n\
+         \x20   - {name: a, model: scale2}\n    - {name: b, model: scale3}\n",
+    );
+    let response = graph.predict(request(&[1.0])).await.unwrap();
+    assert_eq!(output(&response), [6.0]);
+    assert_eq!(response.meta.request_path.keys().collect::<Vec<_>>(), ["a", "b", "seq"]);
+    let mut spec = spec::parse(
+        "graph:\n  name: seq\n  implementation: SEQUENCE\n  children:\n\
+         \x20   - {name: a, model: scale2}\n    - {name: b, model: scale3}\n",
+        Path::new("/"),
+        "test",
+    )
+    .unwrap();
+    spec.predictors[0].root.children[1].from_request = true;
+    let (graph, ..) = build_spec(spec);
+    let response = graph.predict(request(&[1.0])).await.unwrap();
+    assert_eq!(output(&response), [3.0], "b took the sequence's request, not a's answer");
+    assert!(response.meta.tags.contains_key("a"), "a's meta still travels");
+}
+
+#[tokio::test]
+async fn a_splitter_follows_its_weights_and_an_ensemble_keeps_every_answer() {
+    let (graph, ..) = build(
+        "graph:\n  name: split\n  implementation: SPLITTER\n  parameters: {weights: [0, 100]}\n  children:\n\
+         \x20   - {name: a, model: scale2}\n    - {name: b, model: scale5}\n",
+    );
+    for _ in 0..5 {
+        let response = graph.predict(request(&[1.0])).await.unwrap();
+        assert_eq!((output(&response), response.meta.routing["split"]), (vec![5.0], 1));
+    }
+    let (graph, ..) = build(
+        "graph:\n  name: all\n  implementation: ENSEMBLE\n  children:\n\
+         \x20   - {name: a, model: scale2}\n    - {name: b, model: scale5}\n",
+    );
+    let response = graph.predict(request(&[1.0])).await.unwrap();
+    let names: Vec<&str> = response.outputs.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["a.y", "b.y"]);
+    assert_eq!((values(&response.outputs[0]), values(&response.outputs[1])), (vec![2.0], vec![5.0]));
 }

@@ -1,11 +1,15 @@
-//! Units built into oxserve: Seldon's `RANDOM_ABTEST` and average combiner, and two
-//! multi-armed bandit routers that learn from feedback (epsilon-greedy, Thompson sampling).
+//! Units built into oxserve: Seldon's `RANDOM_ABTEST` and average combiner, two multi-armed
+//! bandit routers that learn from feedback (epsilon-greedy, Thompson sampling), and KServe's
+//! `Splitter`, `Ensemble` and `Sequence` nodes.
 
 mod ab_test;
 mod average;
+mod ensemble;
 mod epsilon_greedy;
 mod metrics;
 mod reward;
+mod sequence;
+mod splitter;
 mod thompson;
 
 use std::sync::Arc;
@@ -41,6 +45,15 @@ pub fn build(
         }
         Builtin::ThompsonSampling => {
             Arc::new(thompson::ThompsonSampling::new(metadata, parameters, metrics)?)
+        }
+        Builtin::Splitter => Arc::new(splitter::Splitter::new(metadata, parameters, metrics)?),
+        Builtin::Ensemble => {
+            parameters.only(&[])?;
+            Arc::new(ensemble::Ensemble::new(metadata, branches.to_vec()))
+        }
+        Builtin::Sequence => {
+            parameters.only(&[])?;
+            Arc::new(sequence::Sequence::new(metadata))
         }
     })
 }

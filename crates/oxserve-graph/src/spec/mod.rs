@@ -1,10 +1,11 @@
 //! What a graph file says, in one neutral form whatever its format.
 //!
-//! Two formats are read: a SeldonDeployment manifest ([`seldon`]) and a short native YAML
-//! ([`native`]). Both become a [`GraphSpec`]: a tree of [`NodeSpec`]s, each naming which unit
+//! Three formats are read: a SeldonDeployment manifest ([`seldon`]), a KServe InferenceGraph
+//! ([`kserve`]) and a short native YAML ([`native`]). Both become a [`GraphSpec`]: a tree of [`NodeSpec`]s, each naming which unit
 //! runs it and which calls (stages) the executor makes to it. Every field the formats do not
 //! know is an error naming the field, so a typo never silently changes a deployment.
 
+mod kserve;
 mod native;
 mod params;
 mod seldon;
@@ -47,6 +48,9 @@ pub struct NodeSpec {
     pub unit: UnitSpec,
     pub parameters: Parameters,
     pub children: Vec<NodeSpec>,
+    /// In a sequence, take the sequence's own request rather than the previous child's answer
+    /// (KServe's `data: $request`).
+    pub from_request: bool,
 }
 
 /// Seldon's predictive unit types; each implies the calls the executor makes.
@@ -93,6 +97,9 @@ pub struct Stages {
     pub output: bool,
     /// Pass feedback to the unit.
     pub feedback: bool,
+    /// Run the children one after another, each on the previous one's answer (a KServe
+    /// `Sequence`), instead of side by side.
+    pub sequence: bool,
 }
 
 /// The call a node's input stage makes.
@@ -124,9 +131,30 @@ pub enum Builtin {
     EpsilonGreedy,
     /// A multi-armed bandit router that samples each branch's Beta posterior.
     ThompsonSampling,
+    /// KServe's `Splitter`: a child drawn by its percentage `weights`.
+    Splitter,
+    /// KServe's `Ensemble`: every child's outputs side by side, named `<child>.<output>`.
+    Ensemble,
+    /// KServe's `Sequence`: the children one after another.
+    Sequence,
 }
 
 impl Builtin {
+    pub const ALL: [Builtin; 7] = [
+        Builtin::RandomAbTest,
+        Builtin::AverageCombiner,
+        Builtin::EpsilonGreedy,
+        Builtin::ThompsonSampling,
+        Builtin::Splitter,
+        Builtin::Ensemble,
+        Builtin::Sequence,
+    ];
+
+    /// The `implementation` names of all built-in units, for error messages.
+    pub fn names() -> String {
+        Builtin::ALL.map(Builtin::name).join(", ")
+    }
+
     /// Parses an `implementation` value; `None` for names that are not built-in units.
     pub fn parse(name: &str) -> Option<Builtin> {
         match name {
@@ -134,6 +162,9 @@ impl Builtin {
             "AVERAGE_COMBINER" => Some(Builtin::AverageCombiner),
             "EPSILON_GREEDY" => Some(Builtin::EpsilonGreedy),
             "THOMPSON_SAMPLING" => Some(Builtin::ThompsonSampling),
+            "SPLITTER" => Some(Builtin::Splitter),
+            "ENSEMBLE" => Some(Builtin::Ensemble),
+            "SEQUENCE" => Some(Builtin::Sequence),
             _ => None,
         }
     }
@@ -144,14 +175,21 @@ impl Builtin {
             Builtin::AverageCombiner => "AVERAGE_COMBINER",
             Builtin::EpsilonGreedy => "EPSILON_GREEDY",
             Builtin::ThompsonSampling => "THOMPSON_SAMPLING",
+            Builtin::Splitter => "SPLITTER",
+            Builtin::Ensemble => "ENSEMBLE",
+            Builtin::Sequence => "SEQUENCE",
         }
     }
 
-    /// The node type the unit plays.
-    pub fn node_type(self) -> NodeType {
+    /// The calls the unit takes.
+    pub fn stages(self) -> Stages {
         match self {
-            Builtin::AverageCombiner => NodeType::Combiner,
-            Builtin::RandomAbTest | Builtin::EpsilonGreedy | Builtin::ThompsonSampling => NodeType::Router,
+            Builtin::AverageCombiner | Builtin::Ensemble => NodeType::Combiner.stages(),
+            Builtin::RandomAbTest
+            | Builtin::EpsilonGreedy
+            | Builtin::ThompsonSampling
+            | Builtin::Splitter => NodeType::Router.stages(),
+            Builtin::Sequence => Stages { sequence: true, ..Stages::default() },
         }
     }
 }
@@ -228,10 +266,14 @@ pub fn parse(text: &str, folder: &Path, default_name: &str) -> Result<GraphSpec>
         (Some(api), Some("SeldonDeployment")) if api.starts_with("machinelearning.seldon.io/") => {
             seldon::convert(typed(text)?, folder)?
         }
+        (Some(api), Some("InferenceGraph")) if api.starts_with("serving.kserve.io/") => {
+            kserve::convert(typed(text)?, default_name)?
+        }
         (Some(api), Some(kind)) => {
             return Err(Error::invalid(format!(
                 "kind: {api} {kind} is not a graph this version reads; give a SeldonDeployment \
-                 (machinelearning.seldon.io/v1) or a native graph (name, graph)"
+                 (machinelearning.seldon.io/v1), a KServe InferenceGraph (serving.kserve.io/v1alpha1) \
+                 or a native graph (name, graph)"
             )));
         }
         _ => native::convert(typed(text)?, folder, default_name)?,
@@ -261,18 +303,16 @@ fn typed<T: DeserializeOwned>(text: &str) -> Result<T> {
 /// children they need.
 fn validate(node: &NodeSpec) -> Result<()> {
     let fail = |message: String| Err(Error::invalid(format!("{}: node '{}' {message}", node.at, node.name)));
-    if (node.stages.route || node.stages.aggregate) && node.children.is_empty() {
-        return fail("routes or combines, so it needs children".into());
+    if (node.stages.route || node.stages.aggregate || node.stages.sequence) && node.children.is_empty() {
+        return fail("routes, combines or chains, so it needs children".into());
     }
     if node.stages.input.is_none() && !node.stages.output && node.children.is_empty() {
         return fail("has no children and no stage that answers; give it a type such as MODEL".into());
     }
     if let UnitSpec::Builtin(builtin) = node.unit {
-        let wanted = builtin.node_type().stages();
-        if (node.stages.route, node.stages.aggregate) != (wanted.route, wanted.aggregate)
-            || node.stages.input.is_some()
-            || node.stages.output
-        {
+        // Feedback may be asked for by a method; every other call is the unit's to say.
+        let without_feedback = |stages: Stages| Stages { feedback: false, ..stages };
+        if without_feedback(node.stages) != without_feedback(builtin.stages()) {
             return fail(format!("is {} but its type or methods ask for other calls", builtin.name()));
         }
         if builtin == Builtin::RandomAbTest && node.children.len() != 2 {

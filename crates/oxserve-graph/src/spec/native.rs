@@ -4,7 +4,8 @@
 //! name: iris-ab                  # served model name (default: the file name)
 //! graph:
 //!   name: ab
-//!   implementation: RANDOM_ABTEST
+//!   implementation: RANDOM_ABTEST   # or AVERAGE_COMBINER, EPSILON_GREEDY, THOMPSON_SAMPLING,
+//!                                   # SPLITTER (parameters: {weights: [70, 30]}), ENSEMBLE, SEQUENCE
 //!   parameters: {ratioA: 0.7}    # a plain map, values typed by YAML
 //!   children:
 //!     - {name: a, model: ../models/iris/model.onnx}
@@ -120,8 +121,9 @@ fn node(node: Node, at: String, folder: &Path) -> Result<NodeSpec> {
         None => None,
         Some(name) => Some(Builtin::parse(name).ok_or_else(|| {
             Error::invalid(format!(
-                "{at}.implementation: '{name}' is not a built-in unit; expected RANDOM_ABTEST, \
-                 AVERAGE_COMBINER, EPSILON_GREEDY or THOMPSON_SAMPLING (a model is `model: PATH`)"
+                "{at}.implementation: '{name}' is not a built-in unit; expected one of {} \
+                 (a model is `model: PATH`)",
+                Builtin::names()
             ))
         })?),
     };
@@ -144,8 +146,11 @@ fn node(node: Node, at: String, folder: &Path) -> Result<NodeSpec> {
             )));
         }
     };
-    let node_type =
-        node.node_type.map(NodeType::from).or(builtin.map(Builtin::node_type)).unwrap_or(NodeType::Model);
+    let stages = match (node.node_type, builtin) {
+        (Some(node_type), _) => NodeType::from(node_type).stages(),
+        (None, Some(builtin)) => builtin.stages(),
+        (None, None) => NodeType::Model.stages(),
+    };
     let children = node
         .children
         .into_iter()
@@ -154,11 +159,12 @@ fn node(node: Node, at: String, folder: &Path) -> Result<NodeSpec> {
         .collect::<Result<Vec<_>>>()?;
     Ok(NodeSpec {
         name: node.name,
-        stages: node_type.stages(),
+        stages,
         unit,
         parameters: Parameters::new(node.parameters, format!("{at}.parameters")),
         children,
         at,
+        from_request: false,
     })
 }
 

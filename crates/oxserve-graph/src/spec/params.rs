@@ -53,6 +53,15 @@ impl Parameters {
             .transpose()
     }
 
+    /// A list of whole numbers ≥ 0, such as a splitter's weights.
+    pub fn u64_list(&self, name: &str) -> Result<Option<Vec<u64>>> {
+        let Some(value) = self.values.get(name) else { return Ok(None) };
+        let list =
+            value.as_array().and_then(|items| items.iter().map(|v| v.as_u64()).collect::<Option<Vec<_>>>());
+        list.map(Some)
+            .ok_or_else(|| self.error(name, format!("expected a list of whole numbers ≥ 0, got {value}")))
+    }
+
     pub fn bool(&self, name: &str) -> Result<Option<bool>> {
         self.values
             .get(name)

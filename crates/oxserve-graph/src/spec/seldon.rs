@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::{
     Builtin, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, InputStage, NodeSpec, NodeType,
-    Parameters, PredictorSpec, Protocol, RemoteSpec, Transport, UnitSpec,
+    Parameters, PredictorSpec, Protocol, RemoteSpec, Stages, Transport, UnitSpec,
 };
 
 #[derive(Debug, Deserialize)]
@@ -274,8 +274,9 @@ fn node(node: Node, at: String, context: &Context<'_>) -> Result<NodeSpec> {
             None if node.model_uri.is_some() || node.endpoint.is_some() => None,
             None => {
                 return Err(Error::invalid(format!(
-                    "{at}.implementation: '{name}' is not built into oxserve (RANDOM_ABTEST, \
-                     AVERAGE_COMBINER, EPSILON_GREEDY, THOMPSON_SAMPLING); give a local modelUri or an endpoint"
+                    "{at}.implementation: '{name}' is not built into oxserve ({}); \
+                     give a local modelUri or an endpoint",
+                    Builtin::names()
                 )));
             }
         },
@@ -301,15 +302,14 @@ fn node(node: Node, at: String, context: &Context<'_>) -> Result<NodeSpec> {
             )));
         }
     };
-    let node_type = match node.node_type {
-        Some(SeldonType::UnknownType) | None if !node.methods.is_empty() => None,
+    let mut stages = match node.node_type {
+        Some(SeldonType::UnknownType) | None if !node.methods.is_empty() => Stages::default(),
         Some(SeldonType::UnknownType) => {
             return Err(Error::invalid(format!("{at}.type: UNKNOWN_TYPE needs methods")));
         }
-        Some(t) => Some(node_type(t)),
-        None => Some(builtin.map_or(NodeType::Model, Builtin::node_type)),
+        Some(t) => node_type(t).stages(),
+        None => builtin.map_or(NodeType::Model.stages(), Builtin::stages),
     };
-    let mut stages = node_type.map(NodeType::stages).unwrap_or_default();
     for method in &node.methods {
         match method {
             Method::TransformInput => stages.input = Some(InputStage::TransformInput),
@@ -325,7 +325,7 @@ fn node(node: Node, at: String, context: &Context<'_>) -> Result<NodeSpec> {
         .enumerate()
         .map(|(i, child)| self::node(child, format!("{at}.children[{i}]"), context))
         .collect::<Result<Vec<_>>>()?;
-    Ok(NodeSpec { name: node.name, at, stages, unit, parameters, children })
+    Ok(NodeSpec { name: node.name, at, stages, unit, parameters, children, from_request: false })
 }
 
 fn node_type(t: SeldonType) -> NodeType {

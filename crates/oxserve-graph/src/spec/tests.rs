@@ -46,7 +46,10 @@ fn nodes_are_checked() {
         ("graph: {name: m}\n", "graph: node 'm' needs one of implementation, model or endpoint"),
         ("graph: {name: m, model: a.onnx, implementation: RANDOM_ABTEST}\n", "more than one of"),
         ("graph: {name: m, implementation: NOPE}\n", "graph.implementation: 'NOPE' is not a built-in"),
-        ("graph: {name: r, implementation: RANDOM_ABTEST}\n", "routes or combines, so it needs children"),
+        (
+            "graph: {name: r, implementation: RANDOM_ABTEST}\n",
+            "routes, combines or chains, so it needs children",
+        ),
         (
             "graph:\n  name: r\n  implementation: RANDOM_ABTEST\n  children: [{name: a, model: a.onnx}]\n",
             "exactly 2 children, not 1",
@@ -140,4 +143,79 @@ fn seldon_methods_choose_the_stages() {
     let a = &spec.predictors[0].root.children[0];
     assert_eq!(a.stages.input, Some(InputStage::TransformInput));
     assert!(a.stages.feedback && !a.stages.route && !a.stages.output);
+}
+
+const KSERVE: &str = r#"
+apiVersion: serving.kserve.io/v1alpha1
+kind: InferenceGraph
+metadata: {name: chainer}
+spec:
+  timeout: 5
+  nodes:
+    root:
+      routerType: Sequence
+      steps:
+      - {name: scale, serviceUrl: "http://127.0.0.1:9001/v2/models/scaler/infer"}
+      - {nodeName: both, data: $request}
+    both:
+      routerType: Ensemble
+      steps:
+      - {serviceName: a, serviceUrl: "http://127.0.0.1:9002/v2/models/iris"}
+      - {nodeName: split}
+    split:
+      routerType: Splitter
+      steps:
+      - {name: b, serviceUrl: "http://localhost/v2/models/iris/infer", weight: 30}
+      - {name: c, serviceUrl: "http://localhost:9003/v2/models/iris/infer", weight: 70}
+"#;
+
+#[test]
+fn kserve_inference_graph() {
+    let spec = parse(KSERVE, Path::new("/g"), "file").unwrap();
+    assert_eq!(spec.name, "chainer");
+    let root = &spec.predictors[0].root;
+    assert_eq!((root.unit.clone(), root.stages.sequence), (UnitSpec::Builtin(Builtin::Sequence), true));
+    let UnitSpec::Remote(scale) = &root.children[0].unit else { panic!("scale is remote") };
+    assert_eq!((scale.port, scale.model.as_str(), scale.protocol), (9001, "scaler", Protocol::V2));
+    assert_eq!(scale.timeout, Duration::from_secs(5));
+    let both = &root.children[1];
+    assert!(both.from_request && both.stages.aggregate);
+    assert_eq!(both.children[0].name, "a");
+    let split = &both.children[1];
+    assert_eq!(split.unit, UnitSpec::Builtin(Builtin::Splitter));
+    assert_eq!(split.parameters.u64_list("weights").unwrap(), Some(vec![30, 70]));
+    let UnitSpec::Remote(b) = &split.children[0].unit else { panic!("b is remote") };
+    assert_eq!((b.host.as_str(), b.port), ("localhost", 80));
+}
+
+#[test]
+fn kserve_errors_name_the_field() {
+    let cases = [
+        (KSERVE.replace("routerType: Ensemble", "routerType: Switch"), "spec.nodes.both.routerType: Switch"),
+        (
+            KSERVE.replace("{nodeName: split}", "{nodeName: root}"),
+            "spec.nodes.both.steps[1].nodeName: 'root' leads back",
+        ),
+        (KSERVE.replace("{nodeName: split}", "{nodeName: nope}"), "no node is named 'nope'"),
+        (KSERVE.replace(", weight: 30", ""), "spec.nodes.split.steps[0].weight: a Splitter step needs one"),
+        (KSERVE.replace("data: $request", "data: $other"), "spec.nodes.root.steps[1].data"),
+        (
+            KSERVE.replace("/v2/models/scaler/infer", "/v1/models/scaler:predict"),
+            "steps[0].serviceUrl: 'http",
+        ),
+        (
+            KSERVE.replace(
+                "{serviceName: a, serviceUrl: \"http://127.0.0.1:9002/v2/models/iris\"}",
+                "{serviceName: a}",
+            ),
+            "serviceName: an InferenceService",
+        ),
+        (KSERVE.replace("    root:", "    rot:"), "needs a node named 'root'"),
+        (KSERVE.replace("timeout: 5", "timeout: 5\n  replica: 1"), "spec: unknown field `replica`"),
+        (KSERVE.replace("data: $request", "data: $request, condition: \"x\""), "condition: step conditions"),
+    ];
+    for (text, expected) in cases {
+        let e = parse(&text, Path::new("/g"), "f").unwrap_err();
+        assert!(e.message.contains(expected), "{expected}: {}", e.message);
+    }
 }

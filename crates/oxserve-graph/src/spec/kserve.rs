@@ -1,0 +1,245 @@
+//! KServe InferenceGraph manifests (`serving.kserve.io/v1alpha1`, kind `InferenceGraph`).
+//!
+//! Each named node is a router: `Sequence` (steps in turn, each on the previous answer or, with
+//! `data: $request`, on the graph's request), `Splitter` (one step by `weight`), `Ensemble`
+//! (every step, answers side by side). A step is another node (`nodeName`) or a model server
+//! (`serviceUrl`, spoken to in V2 over REST). `serviceName` alone names an InferenceService of a
+//! cluster, which cannot be reached from here. `Switch` and step `condition`s (GJSON expressions
+//! on the request) are not supported and stop the start by name. Every step is a hard
+//! dependency: a failing step fails the request.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use oxserve_core::{Error, Result};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{
+    Builtin, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, NodeSpec, NodeType, Parameters,
+    PredictorSpec, Protocol, RemoteSpec, Transport, UnitSpec,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code, reason = "apiVersion and kind are read by the format probe; status is a cluster's")]
+pub(super) struct Manifest {
+    api_version: String,
+    kind: String,
+    #[serde(default)]
+    metadata: BTreeMap<String, Value>,
+    spec: Spec,
+    status: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code, reason = "scaling and placement mean nothing in one process")]
+struct Spec {
+    nodes: BTreeMap<String, Router>,
+    /// Seconds a request may take, applied to each model server call.
+    #[serde(default)]
+    timeout: Option<u64>,
+    resources: Option<Value>,
+    affinity: Option<Value>,
+    min_replicas: Option<Value>,
+    max_replicas: Option<Value>,
+    scale_target: Option<Value>,
+    scale_metric: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Router {
+    router_type: RouterType,
+    #[serde(default)]
+    steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+enum RouterType {
+    Sequence,
+    Splitter,
+    Ensemble,
+    Switch,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Step {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    node_name: Option<String>,
+    #[serde(default)]
+    service_name: Option<String>,
+    #[serde(default)]
+    service_url: Option<String>,
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    weight: Option<u64>,
+    #[serde(default)]
+    condition: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code, reason = "every step is a hard dependency here")]
+    dependency: Option<Dependency>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+enum Dependency {
+    Soft,
+    Hard,
+}
+
+/// The node every InferenceGraph starts from.
+const ROOT: &str = "root";
+
+pub(super) fn convert(manifest: Manifest, default_name: &str) -> Result<GraphSpec> {
+    let name = manifest.metadata.get("name").and_then(Value::as_str).unwrap_or(default_name).to_string();
+    let timeout = manifest.spec.timeout.map_or(DEFAULT_REMOTE_TIMEOUT, Duration::from_secs);
+    let nodes = &manifest.spec.nodes;
+    if !nodes.contains_key(ROOT) {
+        return Err(Error::invalid("spec.nodes: an InferenceGraph needs a node named 'root'"));
+    }
+    let root = router(ROOT, nodes, timeout, &mut Vec::new())?;
+    let predictor = PredictorSpec { name: name.clone(), traffic: 100, shadow: false, root };
+    Ok(GraphSpec { name, predictors: vec![predictor] })
+}
+
+/// The node `name`; `path` holds the nodes being converted above it, to refuse cycles.
+fn router(
+    name: &str,
+    nodes: &BTreeMap<String, Router>,
+    timeout: Duration,
+    path: &mut Vec<String>,
+) -> Result<NodeSpec> {
+    let at = format!("spec.nodes.{name}");
+    let router = &nodes[name];
+    let builtin = match router.router_type {
+        RouterType::Sequence => Builtin::Sequence,
+        RouterType::Splitter => Builtin::Splitter,
+        RouterType::Ensemble => Builtin::Ensemble,
+        RouterType::Switch => {
+            return Err(Error::invalid(format!(
+                "{at}.routerType: Switch (steps chosen by GJSON conditions) is not supported; \
+                 use a Splitter, or a SeldonDeployment ROUTER"
+            )));
+        }
+    };
+    path.push(name.to_string());
+    let mut children = Vec::new();
+    let mut weights = Vec::new();
+    for (i, step) in router.steps.iter().enumerate() {
+        let at = format!("{at}.steps[{i}]");
+        if step.condition.is_some() {
+            return Err(Error::invalid(format!("{at}.condition: step conditions (GJSON) are not supported")));
+        }
+        match (step.weight, builtin) {
+            (Some(weight), Builtin::Splitter) => weights.push(weight),
+            (None, Builtin::Splitter) => {
+                return Err(Error::invalid(format!("{at}.weight: a Splitter step needs one")));
+            }
+            (Some(_), _) => {
+                return Err(Error::invalid(format!("{at}.weight: only Splitter steps have weights")));
+            }
+            (None, _) => {}
+        }
+        let mut child = self::step(step, i, &at, nodes, timeout, path)?;
+        child.from_request = match step.data.as_deref() {
+            None | Some("$response") => false,
+            Some("$request") => true,
+            Some(other) => {
+                return Err(Error::invalid(format!("{at}.data: '{other}' is not $request or $response")));
+            }
+        };
+        children.push(child);
+    }
+    path.pop();
+    let mut parameters = BTreeMap::new();
+    if builtin == Builtin::Splitter {
+        parameters.insert("weights".to_string(), Value::from(weights));
+    }
+    Ok(NodeSpec {
+        name: name.to_string(),
+        stages: builtin.stages(),
+        unit: UnitSpec::Builtin(builtin),
+        parameters: Parameters::new(parameters, format!("{at}.steps[].weight")),
+        children,
+        from_request: false,
+        at,
+    })
+}
+
+fn step(
+    step: &Step,
+    index: usize,
+    at: &str,
+    nodes: &BTreeMap<String, Router>,
+    timeout: Duration,
+    path: &mut Vec<String>,
+) -> Result<NodeSpec> {
+    match (&step.node_name, &step.service_url) {
+        (Some(node), None) => {
+            if path.contains(node) {
+                return Err(Error::invalid(format!("{at}.nodeName: '{node}' leads back to itself")));
+            }
+            if !nodes.contains_key(node) {
+                return Err(Error::invalid(format!("{at}.nodeName: no node is named '{node}'")));
+            }
+            router(node, nodes, timeout, path)
+        }
+        (None, Some(url)) => {
+            let name =
+                step.name.clone().or(step.service_name.clone()).unwrap_or_else(|| format!("step-{index}"));
+            let remote = service(url, timeout).map_err(|e| e.context(format_args!("{at}.serviceUrl")))?;
+            Ok(NodeSpec {
+                name,
+                at: at.to_string(),
+                stages: NodeType::Model.stages(),
+                unit: UnitSpec::Remote(remote),
+                parameters: Parameters::default(),
+                children: Vec::new(),
+                from_request: false,
+            })
+        }
+        (None, None) if step.service_name.is_some() => Err(Error::invalid(format!(
+            "{at}.serviceName: an InferenceService of a cluster cannot be reached from here; \
+             give serviceUrl: http://HOST:PORT/v2/models/MODEL/infer"
+        ))),
+        _ => Err(Error::invalid(format!("{at}: a step needs exactly one of nodeName and serviceUrl"))),
+    }
+}
+
+/// A V2 model server from its URL: `http://host[:port]/v2/models/{model}[/infer]`.
+fn service(url: &str, timeout: Duration) -> Result<RemoteSpec> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| Error::invalid(format!("'{url}': only http:// URLs are supported")))?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => {
+            (host, port.parse().map_err(|_| Error::invalid(format!("'{url}': '{port}' is not a port")))?)
+        }
+        None => (authority, 80),
+    };
+    let model = path
+        .strip_prefix("v2/models/")
+        .map(|m| m.strip_suffix("/infer").unwrap_or(m).trim_end_matches('/'))
+        .filter(|m| !m.is_empty() && !m.contains('/'))
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "'{url}': expected a V2 model URL, http://HOST:PORT/v2/models/MODEL/infer (KServe v1 \
+                 `:predict` URLs are not supported)"
+            ))
+        })?;
+    Ok(RemoteSpec {
+        host: host.to_string(),
+        port,
+        model: model.to_string(),
+        transport: Transport::Rest,
+        protocol: Protocol::V2,
+        timeout,
+        retries: DEFAULT_REMOTE_RETRIES,
+    })
+}
