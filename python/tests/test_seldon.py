@@ -248,3 +248,17 @@ def test_a_route_that_is_not_an_int_is_a_400():
         assert "route must return an int, got str" in response.json()["status"]["info"]
     finally:
         server.stop()
+
+
+def test_absent_methods_answer_as_seldons_wrapper_does():
+    server = microservice("seldon_models.Transformer", "--service-type", "TRANSFORMER").start("/health/ping")
+    try:
+        empty = predict(server, {"data": {"ndarray": [[10, 20]]}})
+        assert empty.status_code == 200 and empty.json()["data"] == {"names": [], "ndarray": []}
+        body = {"meta": {"tags": {"a": 1}}, "data": {"names": ["x", "y"], "ndarray": [[10, 20]]}}
+        identity = requests.post(server.url("/transform-output"), json=body, timeout=TIMEOUT).json()
+        assert identity["data"] == body["data"] and identity["meta"]["tags"] == {"a": 1}
+        route = requests.post(server.url("/route"), json=body, timeout=TIMEOUT)
+        assert route.status_code >= 400 and "does not implement route" in route.json()["status"]["info"]
+    finally:
+        server.stop()

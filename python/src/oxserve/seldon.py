@@ -170,15 +170,13 @@ class SeldonHandler(Handler):
             versions=metadata.get("versions", []),
             settings=settings,
         )
-        offered = {
-            "predict": ("predict", "predict_raw"),
-            "transform_input": ("transform_input", "transform_input_raw"),
-            "transform_output": ("transform_output", "transform_output_raw"),
-            "route": ("route", "route_raw"),
-            "aggregate": ("aggregate", "aggregate_raw"),
-            "send_feedback": ("send_feedback", "send_feedback_raw"),
-        }
-        self.operations = [op for op, methods in offered.items() if any(hasattr(user, m) for m in methods)]
+        # Every operation is served, as Seldon's wrapper serves every endpoint: predict and
+        # send_feedback answer empty data and the transforms are identities when the class lacks
+        # them; only route and aggregate need the class's method.
+        self.operations = ["predict", "transform_input", "transform_output", "send_feedback"]
+        self.operations += [
+            op for op in ("route", "aggregate") if hasattr(user, op) or hasattr(user, op + "_raw")
+        ]
 
     def load(self):
         if hasattr(self.user, "load"):
@@ -191,7 +189,12 @@ class SeldonHandler(Handler):
         if raw is not None:
             result, names, meta, _ = _from_seldon(raw(payload.to_seldon()))
             return _encode(result, names, meta, payload.kind)
-        function = getattr(self.user, method)
+        function = getattr(self.user, method, None)
+        if function is None:
+            meta = {key: payload.meta[key] for key in ("puid", "tags") if payload.meta.get(key)}
+            if method == "predict":
+                return _encode([], [], meta, payload.kind)
+            return _encode(payload.features, payload.names, meta, payload.kind)
         try:
             result = function(payload.features, payload.names, meta=payload.meta)
         except TypeError:
@@ -272,6 +275,8 @@ class SeldonHandler(Handler):
                     "reward": feedback["reward"],
                 }
             )
+            result = []
+        elif not hasattr(self.user, "send_feedback"):
             result = []
         else:
             features = request.features if request else None
