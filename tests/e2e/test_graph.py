@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import grpc
@@ -32,6 +33,24 @@ class GraphProcess(ServerProcess):
 
     def command(self) -> list[str]:
         return [str(oxserve_bin()), "run", *self.args]
+
+
+class LiveGraphProcess(GraphProcess):
+    """A graph that is not expected to become ready (a unit cannot be reached): started once it
+    answers /v2/health/live."""
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with code {self.proc.returncode}\n{self.logs()}")
+            try:
+                if requests.get(self.url("/v2/health/live"), timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} was not live within {timeout} s\n{self.logs()}")
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +280,11 @@ def test_a_failing_remote_unit_is_a_5xx_naming_it(start, graph_dir):
         "unreachable",
         f"graph:\n  name: gone\n  endpoint: {{host: 127.0.0.1, port: {closed}, retries: 1}}\n",
     )
-    proc = start(GraphProcess, [str(path)])
+    proc = start(LiveGraphProcess, [str(path)])
+    # Seldon's readiness: a graph is ready only while every unit's address accepts connections
+    # (V2 answers "not ready" with 400, as Triton does).
+    assert requests.get(proc.url("/v2/health/ready"), timeout=TIMEOUT).status_code == 400
+    assert requests.get(proc.url("/health/status"), timeout=TIMEOUT).status_code == 503
     r = requests.post(proc.url("/api/v1.0/predictions"), json={"data": {"ndarray": FLOWER}}, timeout=TIMEOUT)
     assert r.status_code == 503, r.text
     assert f"unit 'gone': seldon+http://127.0.0.1:{closed}: POST /predict" in r.json()["status"]["info"]

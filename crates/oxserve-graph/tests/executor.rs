@@ -271,8 +271,8 @@ async fn a_bandit_needs_the_routing_back_and_a_reward_in_range() {
     assert!(e.message.contains("reward: 1.5 is not between 0 and 1"), "{}", e.message);
 }
 
-#[test]
-fn builtin_parameters_are_checked() {
+#[tokio::test]
+async fn builtin_parameters_are_checked() {
     let metrics = RouterMetrics::new();
     let no_models = |_: &Path, _: &str| -> Result<Arc<dyn Unit>> { Err(Error::internal("no models here")) };
     let cases = [
@@ -481,4 +481,26 @@ async fn a_splitter_follows_its_weights_and_an_ensemble_keeps_every_answer() {
     let names: Vec<&str> = response.outputs.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["a.y", "b.y"]);
     assert_eq!((values(&response.outputs[0]), values(&response.outputs[1])), (vec![2.0], vec![5.0]));
+}
+
+#[tokio::test]
+async fn a_graph_is_ready_while_its_remote_units_can_be_reached() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let open = listener.local_addr().unwrap().port();
+    let closed = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let graph =
+        |port: u16| build(&format!("graph: {{name: far, endpoint: {{host: 127.0.0.1, port: {port}}}}}\n")).0;
+    let (up, down) = (graph(open), graph(closed));
+    for _ in 0..100 {
+        if up.is_ready() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(up.is_ready(), "a unit that accepts connections is ready");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!down.is_ready(), "a unit nobody listens for is not");
 }

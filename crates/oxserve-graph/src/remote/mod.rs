@@ -13,7 +13,8 @@ mod v2_grpc;
 mod v2_rest;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,7 +26,8 @@ use crate::message::as_response;
 use crate::spec::{Protocol, RemoteSpec, Transport};
 
 /// Connects to the unit `name` described by `spec`. Connections are made on first use and
-/// pooled, so a graph starts even when a unit is not up yet.
+/// pooled, so a graph starts even when a unit is not up yet (it is not ready until then). Must
+/// run inside the tokio runtime, where the unit's readiness probe runs.
 pub fn connect(name: &str, spec: &RemoteSpec) -> Result<Arc<dyn Unit>> {
     let wire = match (spec.protocol, spec.transport) {
         (Protocol::Seldon, Transport::Rest) => Wire::SeldonRest(seldon_rest::Client::new(spec)),
@@ -34,7 +36,35 @@ pub fn connect(name: &str, spec: &RemoteSpec) -> Result<Arc<dyn Unit>> {
         (Protocol::V2, Transport::Rest) => Wire::V2Rest(v2_rest::Client::new(spec)),
     };
     let metadata = ModelMetadata { name: name.to_string(), platform: spec.url(), ..Default::default() };
-    Ok(Arc::new(RemoteUnit { metadata, url: spec.url(), timeout: spec.timeout, retries: spec.retries, wire }))
+    let reachable = Arc::new(AtomicBool::new(false));
+    tokio::spawn(probe(spec.host.clone(), spec.port, Arc::downgrade(&reachable)));
+    Ok(Arc::new(RemoteUnit {
+        metadata,
+        url: spec.url(),
+        timeout: spec.timeout,
+        retries: spec.retries,
+        wire,
+        reachable,
+    }))
+}
+
+/// How often a unit's address is dialled while it answers, and while it does not.
+const PROBE_UP: Duration = Duration::from_secs(5);
+const PROBE_DOWN: Duration = Duration::from_millis(500);
+
+/// Dials the unit's address now and then, as Seldon's executor checks readiness (a TCP dial to
+/// every node), so that the graph is ready only while its units can be reached. Ends when the
+/// unit is dropped.
+async fn probe(host: String, port: u16, reachable: Weak<AtomicBool>) {
+    loop {
+        let dialled =
+            tokio::time::timeout(PROBE_DOWN, tokio::net::TcpStream::connect((host.as_str(), port))).await;
+        let up = matches!(dialled, Ok(Ok(_)));
+        let Some(flag) = reachable.upgrade() else { return };
+        flag.store(up, Ordering::Relaxed);
+        drop(flag);
+        tokio::time::sleep(if up { PROBE_UP } else { PROBE_DOWN }).await;
+    }
 }
 
 /// The Seldon component calls, as both Seldon transports name them.
@@ -68,6 +98,8 @@ struct RemoteUnit {
     timeout: Duration,
     retries: u32,
     wire: Wire,
+    /// Whether the last dial of the unit's address connected (see [`probe`]).
+    reachable: Arc<AtomicBool>,
 }
 
 /// Pause before the first retry; doubled for each next one.
@@ -125,6 +157,10 @@ impl RemoteUnit {
 impl Unit for RemoteUnit {
     fn metadata(&self) -> &ModelMetadata {
         &self.metadata
+    }
+
+    fn is_ready(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
     }
 
     async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {
