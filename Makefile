@@ -6,18 +6,19 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 CARGO ?= cargo
+MVN ?= mvn
 MODELS := examples/models
 HTTP_PORT ?= 8080
 GRPC_PORT ?= 8081
 
-.PHONY: serve test build models lint rust-test e2e-test python-develop python-test clean toolchain bench
+.PHONY: serve test build models lint rust-test e2e-test python-develop python-test java-test clean toolchain bench
 
 serve: $(VENV)/.serve-deps models toolchain
 	$(CARGO) build --release --bin oxserve
 	./target/release/oxserve serve --model-repository $(MODELS) --default-model iris \
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
 
-test: $(VENV)/.test-deps toolchain lint rust-test e2e-test python-test
+test: $(VENV)/.test-deps toolchain lint rust-test e2e-test python-test java-test
 
 # oxserve against MLServer, KServe, Triton and Seldon's wrapper; writes bench/RESULTS.md (~25 min;
 # BENCH_QUICK=1 for short runs). bench/run.py installs the peers into bench/.venvs (see bench/README.md).
@@ -81,6 +82,12 @@ python-develop: $(VENV)/.python-deps toolchain
 python-test: python-develop
 	cd python/tests && $(abspath $(VPY)) -m pytest -q
 
+# The `io.oxserve:oxserve` Maven artifact (java/): Maven builds the native library (bindings/java)
+# with cargo in debug mode, then JUnit starts the server inside the JVM and calls it over V2 and
+# Seldon REST. Maven downloads its plugins and test libraries into ~/.m2 (cache it, never commit it).
+java-test: toolchain
+	cd java && $(MVN) -q -B -Dcargo.profile=dev -Dcargo.profile.dir=debug verify
+
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(MODELS) python/src/oxserve/_native*.so
+	rm -rf $(VENV) $(MODELS) python/src/oxserve/_native*.so java/target

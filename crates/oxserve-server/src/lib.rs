@@ -18,7 +18,7 @@ pub use config::ServerConfig;
 pub use metrics::Metrics;
 pub use registry::Registry;
 pub use repository::{load_model_file, load_repository};
-pub use serve::serve;
+pub use serve::{serve, serve_until};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! Listening on both ports, with read timeouts, and draining on SIGTERM.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,19 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// works; the HTTP port is where REST clients are expected and the gRPC port where gRPC
 /// clients are.
 pub async fn serve(config: ServerConfig, registry: Registry, metrics: Arc<Metrics>) -> Result<()> {
+    serve_until(config, registry, metrics, || {}, shutdown_signal()).await
+}
+
+/// [`serve`] for a host that owns the process's signals and the server's lifetime (the Java
+/// binding inside a JVM): calls `listening` once both ports accept connections, and drains when
+/// `shutdown` resolves instead of on SIGTERM or Ctrl-C.
+pub async fn serve_until(
+    config: ServerConfig,
+    registry: Registry,
+    metrics: Arc<Metrics>,
+    listening: impl FnOnce(),
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     let http_addr = SocketAddr::new(config.host, config.http_port);
     let grpc_addr = SocketAddr::new(config.host, config.grpc_port);
     let http_listener = bind(http_addr, "--http-port", config.reuse_port).await?;
@@ -39,8 +53,9 @@ pub async fn serve(config: ServerConfig, registry: Registry, metrics: Arc<Metric
     let servers = [http_listener, grpc_listener]
         .map(|listener| tokio::spawn(accept_loop(listener, app.clone(), stop_rx.clone())));
     tracing::info!(%http_addr, %grpc_addr, "serving");
+    listening();
 
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!(?drain_timeout, "shutting down: no new connections, finishing in-flight requests");
     health.not_serving().await;
     let _ = stop_tx.send(true);

@@ -1,0 +1,257 @@
+//! Messages across the border between Rust and Java.
+//!
+//! Into Java, a message's tensors cross as four parallel arrays (names, datatypes, shapes and
+//! direct `ByteBuffer`s viewing the tensors' own little-endian bytes) handed to the package's
+//! `Bridge`, which copies each buffer once into the primitive array the Java `Tensor` holds
+//! before any user code runs: the buffers never outlive the call. Out of Java, each tensor's
+//! data (a primitive array, a direct `ByteBuffer`, or the length-prefixed encoding of `BYTES`
+//! that `Bridge` writes) is copied once into the tensor's [`Bytes`].
+
+use bytes::Bytes;
+use jni::elements::ReleaseMode;
+use jni::objects::{
+    JBooleanArray, JByteArray, JByteBuffer, JDoubleArray, JFloatArray, JIntArray, JLongArray, JObject,
+    JObjectArray, JPrimitiveArray, JShortArray, JString, JValue, TypeArray,
+};
+use jni::{Env, jni_sig, jni_str};
+use oxserve_core::{DataType, Error, InferenceRequest, InferenceResponse, Result, Tensor};
+
+use crate::unit::JavaClasses;
+
+#[cfg(target_endian = "big")]
+compile_error!(
+    "tensors are little-endian and Java's arrays native-endian: oxserve's Java binding needs a little-endian target"
+);
+
+/// A Java string as a Rust one.
+pub fn string(env: &mut Env, object: JObject) -> jni::errors::Result<String> {
+    let string = env.cast_local::<JString>(object)?;
+    string.try_to_string(env)
+}
+
+/// A Rust string (or `null` for `None`) as a Java one.
+fn java_string<'local>(env: &mut Env<'local>, value: Option<&str>) -> jni::errors::Result<JObject<'local>> {
+    Ok(match value {
+        Some(value) => env.new_string(value)?.into(),
+        None => JObject::null(),
+    })
+}
+
+/// The four parallel arrays `Bridge` builds tensors from: names, datatypes, shapes and data.
+fn tensor_arrays<'local>(
+    env: &mut Env<'local>,
+    tensors: &[Tensor],
+) -> jni::errors::Result<[JObject<'local>; 4]> {
+    let names = JObjectArray::<JString>::new(env, tensors.len(), JString::null())?;
+    let datatypes = JObjectArray::<JString>::new(env, tensors.len(), JString::null())?;
+    let shapes = JObjectArray::<JLongArray>::new(env, tensors.len(), JLongArray::null())?;
+    let buffers = JObjectArray::<JByteBuffer>::new(env, tensors.len(), JByteBuffer::null())?;
+    for (i, tensor) in tensors.iter().enumerate() {
+        let name = env.new_string(&tensor.name)?;
+        names.set_element(env, i, &name)?;
+        let datatype = env.new_string(tensor.datatype.as_str())?;
+        datatypes.set_element(env, i, &datatype)?;
+        let dims: Vec<i64> = tensor.shape.iter().map(|&d| d as i64).collect();
+        let shape = env.new_long_array(dims.len())?;
+        shape.set_region(env, 0, &dims)?;
+        shapes.set_element(env, i, &shape)?;
+        // SAFETY: `Bridge` only reads the buffer, and copies it before the call that received
+        // it returns; the caller keeps `tensor` (and so its bytes) alive for that call.
+        let buffer =
+            unsafe { env.new_direct_byte_buffer(tensor.data.as_ptr() as *mut u8, tensor.data.len())? };
+        buffers.set_element(env, i, &buffer)?;
+        env.delete_local_ref(name);
+        env.delete_local_ref(datatype);
+        env.delete_local_ref(shape);
+        env.delete_local_ref(buffer);
+    }
+    Ok([names.into(), datatypes.into(), shapes.into(), buffers.into()])
+}
+
+/// A request as an `io.oxserve.InferenceRequest`.
+pub fn request_to_java<'local>(
+    env: &mut Env<'local>,
+    classes: &JavaClasses,
+    request: &InferenceRequest,
+) -> jni::errors::Result<JObject<'local>> {
+    let id = java_string(env, request.id.as_deref())?;
+    let model = java_string(env, Some(&request.model_name))?;
+    let [names, datatypes, shapes, buffers] = tensor_arrays(env, &request.inputs)?;
+    env.call_static_method(
+        &classes.bridge,
+        jni_str!("request"),
+        jni_sig!(
+            "(Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[[J[Ljava/nio/ByteBuffer;)Lio/oxserve/InferenceRequest;"
+        ),
+        &[
+            JValue::Object(&id),
+            JValue::Object(&model),
+            JValue::Object(&names),
+            JValue::Object(&datatypes),
+            JValue::Object(&shapes),
+            JValue::Object(&buffers),
+        ],
+    )?
+    .l()
+}
+
+/// A response as an `io.oxserve.InferenceResponse`.
+pub fn response_to_java<'local>(
+    env: &mut Env<'local>,
+    classes: &JavaClasses,
+    response: &InferenceResponse,
+) -> jni::errors::Result<JObject<'local>> {
+    let id = java_string(env, response.id.as_deref())?;
+    let model = java_string(env, Some(&response.model_name))?;
+    let [names, datatypes, shapes, buffers] = tensor_arrays(env, &response.outputs)?;
+    env.call_static_method(
+        &classes.bridge,
+        jni_str!("response"),
+        jni_sig!(
+            "(Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[[J[Ljava/nio/ByteBuffer;)Lio/oxserve/InferenceResponse;"
+        ),
+        &[
+            JValue::Object(&id),
+            JValue::Object(&model),
+            JValue::Object(&names),
+            JValue::Object(&datatypes),
+            JValue::Object(&shapes),
+            JValue::Object(&buffers),
+        ],
+    )?
+    .l()
+}
+
+/// The response a model answered; `id`, model name and version come from the request.
+pub fn response_from_java(
+    env: &mut Env,
+    classes: &JavaClasses,
+    answer: &JObject,
+    id: Option<String>,
+    model_name: &str,
+    model_version: Option<String>,
+) -> jni::errors::Result<Result<InferenceResponse>> {
+    let outputs = match tensors_from_java(env, classes, answer, "outputs")? {
+        Ok(outputs) => outputs,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(InferenceResponse {
+        id,
+        model_name: model_name.to_string(),
+        model_version,
+        outputs,
+        ..Default::default()
+    }))
+}
+
+/// The request a transformer answered: the original with its inputs replaced.
+pub fn request_from_java(
+    env: &mut Env,
+    classes: &JavaClasses,
+    answer: &JObject,
+    original: InferenceRequest,
+) -> jni::errors::Result<Result<InferenceRequest>> {
+    Ok(tensors_from_java(env, classes, answer, "inputs")?
+        .map(|inputs| InferenceRequest { inputs, ..original }))
+}
+
+/// The tensors of a message a model answered, read through `Bridge.tensors` (`null` is an
+/// error naming what was expected).
+fn tensors_from_java(
+    env: &mut Env,
+    classes: &JavaClasses,
+    message: &JObject,
+    field: &str,
+) -> jni::errors::Result<Result<Vec<Tensor>>> {
+    if message.is_null() {
+        return Ok(Err(Error::internal(format!(
+            "the model answered null instead of a message with {field}"
+        ))));
+    }
+    let tensors = env
+        .call_static_method(
+            &classes.bridge,
+            jni_str!("tensors"),
+            jni_sig!("(Ljava/lang/Object;)[Lio/oxserve/Tensor;"),
+            &[JValue::Object(message)],
+        )?
+        .l()?;
+    let tensors = env.cast_local::<JObjectArray>(tensors)?;
+    let count = tensors.len(env)?;
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        let tensor = tensors.get_element(env, i)?;
+        let read = tensor_from_java(env, &tensor)?;
+        env.delete_local_ref(tensor);
+        match read {
+            Ok(tensor) => out.push(tensor),
+            Err(e) => return Ok(Err(e.context(format_args!("{field}[{i}]")))),
+        }
+    }
+    Ok(Ok(out))
+}
+
+/// One `io.oxserve.Tensor`, which checked its data against its datatype and shape when built.
+fn tensor_from_java(env: &mut Env, tensor: &JObject) -> jni::errors::Result<Result<Tensor>> {
+    let name = env.call_method(tensor, jni_str!("name"), jni_sig!("()Ljava/lang/String;"), &[])?.l()?;
+    let name = string(env, name)?;
+    let datatype =
+        env.call_method(tensor, jni_str!("datatypeName"), jni_sig!("()Ljava/lang/String;"), &[])?.l()?;
+    let datatype = string(env, datatype)?;
+    let Some(datatype) = DataType::parse(&datatype) else {
+        return Ok(Err(Error::internal(format!("unknown datatype '{datatype}'"))));
+    };
+    let shape = env.call_method(tensor, jni_str!("shape"), jni_sig!("()[J"), &[])?.l()?;
+    let shape = env.cast_local::<JLongArray>(shape)?;
+    let mut dims = vec![0i64; shape.len(env)?];
+    shape.get_region(env, 0, &mut dims)?;
+    let shape = match oxserve_core::shape_from_i64(&dims, "shape") {
+        Ok(shape) => shape,
+        Err(e) => return Ok(Err(e)),
+    };
+    let data = env.call_method(tensor, jni_str!("wireData"), jni_sig!("()Ljava/lang/Object;"), &[])?.l()?;
+    let data = data_from_java(env, datatype, &data)?;
+    Ok(Tensor::new(name, datatype, shape, data))
+}
+
+/// A tensor's data, copied once: a direct `ByteBuffer`'s bytes, or a primitive array's
+/// elements (of the array type `io.oxserve.Tensor` pairs with `datatype`).
+fn data_from_java(env: &mut Env, datatype: DataType, data: &JObject) -> jni::errors::Result<Bytes> {
+    if env.is_instance_of(data, jni_str!("java/nio/ByteBuffer"))? {
+        let buffer = env.as_cast::<JByteBuffer>(data)?;
+        let address = env.get_direct_buffer_address(&buffer)?;
+        let len = env.get_direct_buffer_capacity(&buffer)?;
+        // SAFETY: a direct buffer's address and capacity describe memory that the buffer keeps
+        // alive, and `data` holds the buffer for the duration of the copy.
+        return Ok(Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(address, len) }));
+    }
+    match datatype {
+        DataType::Bool => {
+            let array = env.as_cast::<JBooleanArray>(data)?;
+            // SAFETY: as in `array_bytes`.
+            let elements = unsafe { array.get_elements_critical(env, ReleaseMode::NoCopyBack)? };
+            Ok(elements.iter().map(|&b| u8::from(b)).collect::<Vec<u8>>().into())
+        }
+        DataType::Int8 | DataType::Uint8 | DataType::Bytes => {
+            array_bytes(env, &*env.as_cast::<JByteArray>(data)?)
+        }
+        DataType::Int16 | DataType::Uint16 | DataType::Fp16 | DataType::Bf16 => {
+            array_bytes(env, &*env.as_cast::<JShortArray>(data)?)
+        }
+        DataType::Int32 | DataType::Uint32 => array_bytes(env, &*env.as_cast::<JIntArray>(data)?),
+        DataType::Int64 | DataType::Uint64 => array_bytes(env, &*env.as_cast::<JLongArray>(data)?),
+        DataType::Fp32 => array_bytes(env, &*env.as_cast::<JFloatArray>(data)?),
+        DataType::Fp64 => array_bytes(env, &*env.as_cast::<JDoubleArray>(data)?),
+    }
+}
+
+/// A primitive array's elements as little-endian bytes, copied once while the JVM pins the array.
+fn array_bytes<T: TypeArray + bytemuck::Pod>(
+    env: &Env,
+    array: &JPrimitiveArray<T>,
+) -> jni::errors::Result<Bytes> {
+    // SAFETY: nothing else runs JNI on this thread while the elements are held, and they are
+    // only read.
+    let elements = unsafe { array.get_elements_critical(env, ReleaseMode::NoCopyBack)? };
+    Ok(Bytes::copy_from_slice(bytemuck::cast_slice(&elements)))
+}

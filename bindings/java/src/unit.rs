@@ -1,0 +1,365 @@
+//! [`JavaUnit`]: a [`Unit`] whose operations run the user's Java model.
+//!
+//! Calls never run on the server's tokio threads: each is handed to one of the unit's own worker
+//! threads, attached to the JVM once when it starts (a JVM thread named `oxserve-<model>-<i>`),
+//! which calls the model and sends the answer back. A slow or hung `predict` therefore only
+//! occupies its worker, never health checks or other models, and the caller stops waiting after
+//! the unit's timeout. Every call runs in its own JNI local frame, so the references it makes are
+//! freed when it ends.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jni::objects::{JClass, JObject, JThrowable, JValue};
+use jni::refs::Global;
+use jni::strings::JNIString;
+use jni::vm::{AttachConfig, JavaVM};
+use jni::{Env, jni_sig, jni_str};
+use oxserve_core::{Error, ErrorKind, InferenceRequest, InferenceResponse, ModelMetadata, Result, Unit};
+
+use crate::convert;
+
+/// A unit of work for a worker thread, given the model object; it sends its own result back.
+type Job = Box<dyn FnOnce(&mut Env, &JavaClasses, &JObject) + Send>;
+
+/// The operations of [`Unit`] that a Java model may implement, by their Rust names; the Java
+/// side lists the ones the model's class overrides (`predict` → `predict`, `transformInput` →
+/// `transform_input`, …).
+pub const OPERATIONS: [&str; 4] = ["predict", "transform_input", "transform_output", "route"];
+
+/// References to oxserve's own Java classes, found once on the Java thread that starts the
+/// server: threads attached from Rust find classes with the system class loader, which may not
+/// be the one that loaded oxserve (an application server, a test runner's isolated loader).
+pub struct JavaClasses {
+    pub bridge: Global<JClass<'static>>,
+}
+
+impl JavaClasses {
+    pub fn find(env: &mut Env) -> jni::errors::Result<JavaClasses> {
+        let bridge = env.find_class(jni_str!("io/oxserve/Bridge"))?;
+        Ok(JavaClasses { bridge: env.new_global_ref(bridge)? })
+    }
+}
+
+/// A Java model behind the [`Unit`] trait.
+pub struct JavaUnit {
+    metadata: ModelMetadata,
+    /// Which of [`OPERATIONS`] the model implements; the others keep the [`Unit`] defaults.
+    supported: Vec<&'static str>,
+    max_batch_size: usize,
+    /// How long a caller waits for Java before answering `DeadlineExceeded`.
+    timeout: Option<Duration>,
+    jobs: mpsc::Sender<Job>,
+}
+
+impl JavaUnit {
+    /// Starts `threads` worker threads attached to `vm` that call `model` (an `io.oxserve.Model`);
+    /// they end when the unit is dropped.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        vm: JavaVM,
+        classes: Arc<JavaClasses>,
+        metadata: ModelMetadata,
+        model: Global<JObject<'static>>,
+        supported: Vec<&'static str>,
+        max_batch_size: usize,
+        threads: usize,
+        timeout: Option<Duration>,
+    ) -> Result<JavaUnit> {
+        // Only worker threads hold the model's global references, so that they are released on
+        // a thread attached to the JVM (elsewhere jni would attach a thread just to free them).
+        let model = Arc::new(model);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            let vm = vm.clone();
+            let classes = Arc::clone(&classes);
+            let model = Arc::clone(&model);
+            let name = format!("oxserve-{}-{i}", metadata.name);
+            std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(move || worker(&vm, &name, classes, model, &queue))
+                .map_err(|e| {
+                    Error::internal(format!("model '{}': cannot start a worker thread: {e}", metadata.name))
+                })?;
+        }
+        Ok(JavaUnit { metadata, supported, max_batch_size, timeout, jobs })
+    }
+
+    /// Checks a request against the declared inputs, so that Java only sees tensors it
+    /// declared; a model that declares none takes any.
+    fn check(&self, request: &InferenceRequest) -> Result<()> {
+        if self.metadata.inputs.is_empty() { Ok(()) } else { self.metadata.check_request(request) }
+    }
+
+    /// Runs `call` with the model on a worker thread and waits for its answer. `call` returns
+    /// a JNI error when Java threw (the exception is still pending) and an [`Error`] inside `Ok`
+    /// when the model answered something oxserve cannot use.
+    async fn call<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        call: impl FnOnce(&mut Env, &JavaClasses, &JObject) -> jni::errors::Result<Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let model = &self.metadata.name;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let name = model.clone();
+        let job: Job = Box::new(move |env, classes, object| {
+            let result = call(env, classes, object)
+                .unwrap_or_else(|e| Err(java_error(env, classes, e, &name, operation)));
+            let _ = reply.send(result);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| Error::internal(format!("model '{model}': its worker threads have stopped")))?;
+        let answer = match self.timeout {
+            Some(limit) => tokio::time::timeout(limit, answer).await.map_err(|_| {
+                Error::new(
+                    ErrorKind::DeadlineExceeded,
+                    format!(
+                        "model '{model}': {operation} did not answer within {limit:?} (the model's timeout)"
+                    ),
+                )
+            })?,
+            None => answer.await,
+        };
+        answer
+            .map_err(|_| Error::internal(format!("model '{model}': {operation} ended without an answer")))?
+    }
+
+    fn supports(&self, operation: &str) -> bool {
+        self.supported.contains(&operation)
+    }
+}
+
+/// A worker thread: attaches to the JVM once, then takes jobs until the unit is dropped, each in
+/// its own local reference frame. The thread stays attached until it ends, after it has dropped
+/// its references to `classes` and `model`.
+fn worker(
+    vm: &JavaVM,
+    name: &str,
+    classes: Arc<JavaClasses>,
+    model: Arc<Global<JObject<'static>>>,
+    queue: &Mutex<mpsc::Receiver<Job>>,
+) {
+    let thread_name = JNIString::from(name);
+    let attached = vm.attach_current_thread_with_config(
+        || AttachConfig::new().thread_name(&thread_name),
+        None,
+        |env| -> jni::errors::Result<()> {
+            loop {
+                let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                let Ok(job) = job else { return Ok(()) };
+                env.with_local_frame(32, |env| -> jni::errors::Result<()> {
+                    job(env, &classes, model.as_obj());
+                    Ok(())
+                })?;
+            }
+        },
+    );
+    if let Err(e) = attached {
+        tracing::error!("{name}: the worker thread stopped: {e}");
+    }
+}
+
+/// The error for a Java call that failed: the pending exception as the caller's error, or the
+/// JNI failure itself when Java did not throw.
+///
+/// An `io.oxserve.ModelException` answers with its status and message; any other exception
+/// (an `OutOfMemoryError` included) is the model's failure, a 500 whose message names the
+/// exception, with its stack trace written to the log.
+fn java_error(
+    env: &mut Env,
+    classes: &JavaClasses,
+    error: jni::errors::Error,
+    model: &str,
+    operation: &str,
+) -> Error {
+    let Some(throwable) = env.exception_occurred() else {
+        return Error::internal(format!("model '{model}': {operation}: {error}"));
+    };
+    env.exception_clear();
+    match describe(env, classes, &throwable) {
+        Ok((status, message, _)) if status != 0 => Error::new(kind_for_status(status), message),
+        Ok((_, message, trace)) => {
+            tracing::error!("model '{model}': {operation} raised {trace}");
+            Error::internal(format!("model '{model}': {operation} raised {message}"))
+        }
+        Err(_) => {
+            env.exception_clear();
+            Error::internal(format!(
+                "model '{model}': {operation} raised an exception that could not be described (is the JVM out of memory?)"
+            ))
+        }
+    }
+}
+
+/// A throwable's status (an `io.oxserve.ModelException`'s, else 0), its message (the bare
+/// message for a `ModelException`, else `toString`) and its stack trace, from `Bridge`.
+fn describe(
+    env: &mut Env,
+    classes: &JavaClasses,
+    throwable: &JThrowable,
+) -> jni::errors::Result<(u16, String, String)> {
+    let args = [JValue::Object(throwable)];
+    let status = env
+        .call_static_method(&classes.bridge, jni_str!("status"), jni_sig!("(Ljava/lang/Throwable;)I"), &args)?
+        .i()?;
+    let message = env
+        .call_static_method(
+            &classes.bridge,
+            jni_str!("message"),
+            jni_sig!("(Ljava/lang/Throwable;)Ljava/lang/String;"),
+            &args,
+        )?
+        .l()?;
+    let message = convert::string(env, message)?;
+    let trace = env
+        .call_static_method(
+            &classes.bridge,
+            jni_str!("stackTrace"),
+            jni_sig!("(Ljava/lang/Throwable;)Ljava/lang/String;"),
+            &args,
+        )?
+        .l()?;
+    let trace = convert::string(env, trace)?;
+    Ok((u16::try_from(status).unwrap_or(500), message, trace))
+}
+
+/// The error kind whose status is `status`, or the nearest: other 4xx are bad requests and other
+/// codes model failures.
+fn kind_for_status(status: u16) -> ErrorKind {
+    match status {
+        404 => ErrorKind::NotFound,
+        413 => ErrorKind::TooLarge,
+        501 => ErrorKind::Unimplemented,
+        503 => ErrorKind::Unavailable,
+        504 => ErrorKind::DeadlineExceeded,
+        400..=499 => ErrorKind::InvalidArgument,
+        _ => ErrorKind::Internal,
+    }
+}
+
+#[async_trait]
+impl Unit for JavaUnit {
+    fn metadata(&self) -> &ModelMetadata {
+        &self.metadata
+    }
+
+    fn max_batch_size(&self) -> usize {
+        self.max_batch_size
+    }
+
+    async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {
+        if !self.supports("predict") {
+            return Err(Error::unimplemented(format!(
+                "model '{}' does not implement predict",
+                self.metadata.name
+            )));
+        }
+        self.check(&request)?;
+        self.call("predict", move |env, classes, model| {
+            let message = convert::request_to_java(env, classes, &request)?;
+            let answer = env
+                .call_method(
+                    model,
+                    jni_str!("predict"),
+                    jni_sig!("(Lio/oxserve/InferenceRequest;)Lio/oxserve/InferenceResponse;"),
+                    &[JValue::Object(&message)],
+                )?
+                .l()?;
+            convert::response_from_java(
+                env,
+                classes,
+                &answer,
+                request.id,
+                &request.model_name,
+                request.model_version,
+            )
+        })
+        .await
+    }
+
+    async fn transform_input(&self, request: InferenceRequest) -> Result<InferenceRequest> {
+        if !self.supports("transform_input") {
+            return Ok(request);
+        }
+        self.check(&request)?;
+        self.call("transform_input", move |env, classes, model| {
+            let message = convert::request_to_java(env, classes, &request)?;
+            let answer = env
+                .call_method(
+                    model,
+                    jni_str!("transformInput"),
+                    jni_sig!("(Lio/oxserve/InferenceRequest;)Lio/oxserve/InferenceRequest;"),
+                    &[JValue::Object(&message)],
+                )?
+                .l()?;
+            convert::request_from_java(env, classes, &answer, request)
+        })
+        .await
+    }
+
+    async fn transform_output(&self, response: InferenceResponse) -> Result<InferenceResponse> {
+        if !self.supports("transform_output") {
+            return Ok(response);
+        }
+        self.call("transform_output", move |env, classes, model| {
+            let message = convert::response_to_java(env, classes, &response)?;
+            let answer = env
+                .call_method(
+                    model,
+                    jni_str!("transformOutput"),
+                    jni_sig!("(Lio/oxserve/InferenceResponse;)Lio/oxserve/InferenceResponse;"),
+                    &[JValue::Object(&message)],
+                )?
+                .l()?;
+            convert::response_from_java(
+                env,
+                classes,
+                &answer,
+                response.id,
+                &response.model_name,
+                response.model_version,
+            )
+        })
+        .await
+    }
+
+    async fn route(&self, request: &InferenceRequest) -> Result<i32> {
+        if !self.supports("route") {
+            return Err(Error::unimplemented(format!("unit '{}' does not route", self.metadata.name)));
+        }
+        self.check(request)?;
+        let request = request.clone();
+        self.call("route", move |env, classes, model| {
+            let message = convert::request_to_java(env, classes, &request)?;
+            let route = env
+                .call_method(
+                    model,
+                    jni_str!("route"),
+                    jni_sig!("(Lio/oxserve/InferenceRequest;)I"),
+                    &[JValue::Object(&message)],
+                )?
+                .i()?;
+            Ok(Ok(route))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_the_kind_that_answers_with_them() {
+        for status in [400, 404, 413, 501, 503, 504, 500] {
+            assert_eq!(kind_for_status(status).http_status(), status);
+        }
+        assert_eq!(kind_for_status(422), ErrorKind::InvalidArgument);
+        assert_eq!(kind_for_status(502), ErrorKind::Internal);
+    }
+}
