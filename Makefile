@@ -84,7 +84,8 @@ python-test: python-develop
 
 # The `io.oxserve:oxserve` Maven artifact (java/): Maven builds the native library (bindings/java)
 # with cargo in debug mode, then JUnit starts the server inside the JVM and calls it over V2 and
-# Seldon REST. Maven downloads its plugins and test libraries into ~/.m2 (cache it, never commit it).
+# Seldon, REST and gRPC. Maven downloads its plugins and test libraries into ~/.m2 (cache it, never
+# commit it).
 java-test: toolchain
 	cd java && $(MVN) -q -B -Dcargo.profile=dev -Dcargo.profile.dir=debug verify
 
