@@ -171,6 +171,32 @@ def test_feedback_over_grpc_reaches_the_router(start, graph_dir, seldon_pb):
     assert f'oxserve_router_successes_total{{branch="{name}",router="ts-router"}} 1' in metrics
 
 
+def test_v2_clients_get_the_routing_and_send_feedback(start, graph_dir):
+    """V2 has no meta: routing comes back as `routing.<router>` parameters, and the V2 feedback
+    extension takes the echoed response."""
+    proc = start(GraphProcess, [str(graph_dir / "graphs" / "thompson.yaml")])
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 4], "data": FLOWER}]}
+    answer = requests.post(proc.url("/v2/models/iris-thompson/infer"), json=body, timeout=TIMEOUT).json()
+    branch = answer["parameters"]["routing.ts-router"]
+    feedback = {"request": body, "response": answer, "reward": 0.5}
+    r = requests.post(proc.url("/v2/models/iris-thompson/feedback"), json=feedback, timeout=TIMEOUT)
+    assert (r.status_code, r.json()) == (200, {}), r.text
+    metrics = requests.get(proc.url("/metrics"), timeout=TIMEOUT).text
+    name = ["a", "b"][branch]
+    # Two rows at reward 0.5: one success, one failure.
+    assert f'oxserve_router_successes_total{{branch="{name}",router="ts-router"}} 1' in metrics
+    assert f'oxserve_router_failures_total{{branch="{name}",router="ts-router"}} 1' in metrics
+    bad = {"response": {"parameters": {"routing.ts-router": "a"}}, "reward": 1}
+    r = requests.post(proc.url("/v2/models/iris-thompson/feedback"), json=bad, timeout=TIMEOUT)
+    assert r.status_code == 400 and "response.parameters.routing.ts-router" in r.json()["error"], r.text
+
+
+def test_v2_feedback_to_a_plain_model_is_accepted(start, graph_dir):
+    proc = serve_model(start, graph_dir, "iris", "iris")
+    r = requests.post(proc.url("/v2/models/iris/feedback"), json={"reward": 1}, timeout=TIMEOUT)
+    assert (r.status_code, r.json()) == (200, {}), r.text
+
+
 def test_feedback_without_routing_is_a_400_naming_the_field(start, graph_dir):
     proc = start(GraphProcess, [str(graph_dir / "graphs" / "epsilon-greedy.yaml")])
     body = {"request": {"data": {"ndarray": FLOWER}}, "reward": 1.0}

@@ -12,6 +12,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::graph::Graph;
+use crate::message::publish_routing;
 
 /// Predictors that share the traffic, as Istio splits it for a SeldonDeployment. The predictor
 /// that answered is recorded in `meta.routing` under the deployment's name, so that feedback
@@ -87,6 +88,7 @@ impl Unit for Deployment {
         let mut response = self.predictors[chosen].1.predict(request).await?;
         if self.predictors.len() > 1 {
             response.meta.routing.insert(self.metadata.name.clone(), chosen as i32);
+            publish_routing(&mut response);
         }
         Ok(response)
     }

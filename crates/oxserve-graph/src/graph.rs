@@ -18,7 +18,7 @@ use oxserve_core::{
     ModelMetadata, Result, Tensor, TensorSpec, Unit,
 };
 
-use crate::message::{as_request, as_response, fit, merge, union};
+use crate::message::{as_request, as_response, fit, merge, publish_routing, union};
 use crate::spec::{InputStage, Stages};
 
 /// The name of the empty output that answers feedback, as Seldon's components answer it.
@@ -117,6 +117,7 @@ impl Unit for Graph {
         response.id = id;
         response.model_name.clone_from(&self.metadata.name);
         response.model_version = None;
+        publish_routing(&mut response);
         Ok(response)
     }
 

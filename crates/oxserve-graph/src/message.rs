@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use oxserve_core::{DataType, InferenceRequest, InferenceResponse, Meta, ModelMetadata, Tensor};
+use oxserve_protocol::v2::feedback::ROUTING_PARAMETER_PREFIX;
 
 /// A response passed on as the next unit's request (its outputs become the inputs).
 pub fn as_request(response: InferenceResponse) -> InferenceRequest {
@@ -86,6 +87,15 @@ fn cast(tensor: &Tensor, datatype: DataType) -> Option<Tensor> {
     };
     let cast = Tensor::new(&tensor.name, datatype, tensor.shape.clone(), Bytes::from(data)).ok()?;
     Some(cast.with_parameters(tensor.parameters.clone()))
+}
+
+/// Copies `meta.routing` into the response parameters (`routing.<router>`), for protocols
+/// without Seldon's `meta` (V2): a V2 client reads each router's choice there and sends it back
+/// with its feedback ([`oxserve_protocol::v2::feedback`]).
+pub fn publish_routing(response: &mut InferenceResponse) {
+    for (router, choice) in &response.meta.routing {
+        response.parameters.insert(format!("{ROUTING_PARAMETER_PREFIX}{router}"), (*choice).into());
+    }
 }
 
 /// `unit`'s answer with the meta of the message it answered laid under its own: the `puid` of the

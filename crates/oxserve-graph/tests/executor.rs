@@ -173,6 +173,8 @@ async fn a_b_test_follows_its_ratio_and_reports_routing() {
             let response = graph.predict(request(&[1.0])).await.unwrap();
             assert_eq!(output(&response), [expected]);
             assert_eq!(response.meta.routing["ab"], branch);
+            // The same for protocols without meta.
+            assert_eq!(response.parameters["routing.ab"], branch);
         }
         let text = render(&metrics);
         let child = ["a", "b"][branch as usize];

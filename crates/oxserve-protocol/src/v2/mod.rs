@@ -2,6 +2,7 @@
 //!
 //! REST and gRPC carry the same request, so the rules that do not depend on the carrier live
 //! here, and a request is accepted or refused alike whichever transport brought it.
+pub mod feedback;
 pub mod grpc;
 pub mod rest;
 

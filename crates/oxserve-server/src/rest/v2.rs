@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::stream;
-use oxserve_core::{Error, Result, Unit};
+use oxserve_core::{Error, ErrorKind, Result, Unit};
 use oxserve_protocol::v2::rest::{self, OutputEncoding};
 
 use super::{error_json, json_response};
@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/models/{name}/versions/{version}/ready", get(model_ready))
         .route("/v2/models/{name}/infer", post(infer))
         .route("/v2/models/{name}/versions/{version}/infer", post(infer))
+        .route("/v2/models/{name}/feedback", post(feedback))
 }
 
 fn error_response(error: &Error) -> Response {
@@ -110,6 +111,27 @@ async fn infer(
     state
         .observe(Protocol::V2Rest, unit, |unit| run(max_request_size, unit, path.version, headers, body))
         .await
+        .unwrap_or_else(|e| error_response(&e))
+}
+
+/// oxserve's `feedback` extension ([`oxserve_protocol::v2::feedback`]): a reward for an earlier
+/// prediction, for the model's routers to learn from. A model that takes no feedback accepts it
+/// and does nothing, as Seldon's wrapper does; the answer is `{}`.
+async fn feedback(State(state): State<AppState>, Path(path): Path<ModelPath>, body: Body) -> Response {
+    let unit = path.unit(&state);
+    let max_request_size = state.config.max_request_size;
+    state
+        .observe(Protocol::V2Rest, unit, |unit| async move {
+            let body = read_body(body, max_request_size, None).await?;
+            let feedback = oxserve_protocol::v2::feedback::decode_feedback(&body, unit.metadata())?;
+            match unit.send_feedback(feedback).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind == ErrorKind::Unimplemented => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+        .map(|()| json_response(StatusCode::OK, b"{}".to_vec()))
         .unwrap_or_else(|e| error_response(&e))
 }
 
