@@ -61,13 +61,20 @@ def test_ndarray_prediction_with_class_names_tags_and_metrics(iris_server, iris)
 def test_tensor_request_answers_as_tensor_and_keeps_puid(iris_server, iris):
     _, X, clf = iris
     body = {
-        "meta": {"puid": "abc", "tags": {"caller": "x"}},
+        "meta": {
+            "puid": "abc",
+            "tags": {"caller": "x"},
+            "metrics": [{"key": "injected_by_client", "type": "COUNTER", "value": 100}],
+        },
         "data": {"tensor": {"shape": [1, 4], "values": X[0].tolist()}},
     }
     out = predict(iris_server, body).json()
     assert out["data"]["tensor"]["shape"] == [1, 3]
     assert out["meta"]["puid"] == "abc"
     assert out["meta"]["tags"] == {"caller": "x", "threshold": 0.7}
+    # The request's metrics travel on (Seldon's meta merge) but only the unit's are published.
+    assert [m["key"] for m in out["meta"]["metrics"]] == ["injected_by_client", "iris_requests_total"]
+    assert "injected_by_client" not in requests.get(iris_server.url("/metrics"), timeout=TIMEOUT).text
 
 
 def test_custom_metrics_reach_prometheus(iris_server, iris):

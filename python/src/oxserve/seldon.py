@@ -191,10 +191,9 @@ class SeldonHandler(Handler):
             return _encode(result, names, meta, payload.kind)
         function = getattr(self.user, method, None)
         if function is None:
-            meta = {key: payload.meta[key] for key in ("puid", "tags") if payload.meta.get(key)}
             if method == "predict":
-                return _encode([], [], meta, payload.kind)
-            return _encode(payload.features, payload.names, meta, payload.kind)
+                return _encode([], [], {}, payload.kind)
+            return _encode(payload.features, payload.names, {}, payload.kind)
         try:
             result = function(payload.features, payload.names, meta=payload.meta)
         except TypeError:
@@ -203,24 +202,21 @@ class SeldonHandler(Handler):
 
     def _respond(self, result, payload):
         """The answer to a high-level call: Seldon's names (``class_names`` for a 2-D result,
-        else the Rust core's ``t:0…`` default or none) and ``meta`` (the request's puid, tags and
-        metrics, then the class's, then the call's own)."""
+        else the Rust core's ``t:0…`` default or none) and this call's tags and metrics (the
+        class's, then the call's own). The server lays them over the request's ``meta`` as
+        Seldon does, and publishes only these metrics on /metrics."""
         runtime_tags, runtime_metrics = {}, []
         if isinstance(result, SeldonResponse):
             result, runtime_tags, runtime_metrics = result.data, result.tags, result.metrics
-        tags = dict(payload.meta.get("tags", {}))
-        if hasattr(self.user, "tags"):
-            tags.update(self.user.tags() or {})
+        tags = dict(self.user.tags() or {}) if hasattr(self.user, "tags") else {}
         tags.update(runtime_tags)
-        metrics = list(payload.meta.get("metrics", []))
-        if hasattr(self.user, "metrics"):
-            metrics += _check_metrics(self.user.metrics() or [])
+        metrics = _check_metrics(self.user.metrics() or []) if hasattr(self.user, "metrics") else []
         metrics += _check_metrics(runtime_metrics)
         names = []
         if not isinstance(result, (dict, str, bytes)) and np.ndim(result) == 2:
             class_names = getattr(self.user, "class_names", None)
             names = list(class_names() if callable(class_names) else class_names or [])
-        meta = {"puid": payload.meta["puid"]} if payload.meta.get("puid") else {}
+        meta = {}
         if tags:
             meta["tags"] = tags
         if metrics:
