@@ -105,6 +105,30 @@ def build_oxserve() -> None:
     subprocess.run(["cargo", "build", "--release", "--bin", "oxserve"], cwd=ROOT, check=True)
 
 
+def build_oxserve_python() -> tuple[bool, str]:
+    """Builds the `oxserve` Python package from this checkout (release, into the workspace's target
+    folder, so it shares the oxserve build's compiled crates) and installs it in its bench venv."""
+    venv = VENVS / "oxserve-python"
+    wheels = OUT / "wheels"
+    shutil.rmtree(wheels, ignore_errors=True)
+    log("maturin build --release (the oxserve Python package)")
+    steps = [
+        [str(venv / "bin" / "maturin"), "build", "--release", "--quiet", "--out", str(wheels)],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps"],
+    ]
+    proc = subprocess.run(steps[0], cwd=ROOT / "python", capture_output=True, text=True)
+    if proc.returncode == 0:
+        proc = subprocess.run(
+            [*steps[1], *map(str, wheels.glob("oxserve-*.whl"))], capture_output=True, text=True
+        )
+    if proc.returncode != 0:
+        return (
+            False,
+            f"building the oxserve Python package failed (exit {proc.returncode}):\n{tail(proc.stderr)}",
+        )
+    return True, ""
+
+
 def bootstrap(args: argparse.Namespace) -> None:
     """Everything `make bench` needs before the measurements; then re-run inside the bench venv."""
     os.environ["BENCH_T0"] = str(time.time())
@@ -119,6 +143,8 @@ def bootstrap(args: argparse.Namespace) -> None:
     for name in sorted(p.stem for p in REQUIREMENTS.glob("*.txt")):
         if name != "bench":
             ok, error = ensure_venv(name)
+            if ok and name == "oxserve-python" and not args.no_build:
+                ok, error = build_oxserve_python()
             if not ok:
                 install_errors[name] = error
                 log(f"{name}: install failed; going on without it")

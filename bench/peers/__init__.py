@@ -95,7 +95,18 @@ def all_peers():
     from .kserve import KServe
     from .mlserver import MLServer, MLServerBatch
     from .oxserve import Oxserve, OxserveBatch
+    from .oxserve_python import OxservePython, OxservePythonBatch
     from .seldon import Seldon
     from .triton import Triton
 
-    return [Oxserve, OxserveBatch, MLServer, MLServerBatch, KServe, Triton, Seldon]
+    return [
+        Oxserve,
+        OxserveBatch,
+        OxservePython,
+        OxservePythonBatch,
+        MLServer,
+        MLServerBatch,
+        KServe,
+        Triton,
+        Seldon,
+    ]
