@@ -11,14 +11,14 @@ MODELS := examples/models
 HTTP_PORT ?= 8080
 GRPC_PORT ?= 8081
 
-.PHONY: serve test build models lint rust-test e2e-test python-develop python-test java-test clean toolchain bench
+.PHONY: serve test build models lint rust-test e2e-test python-develop python-test java-test r-deps r-install r-lint r-test clean toolchain bench
 
 serve: $(VENV)/.serve-deps models toolchain
 	$(CARGO) build --release --bin oxserve
 	./target/release/oxserve serve --model-repository $(MODELS) --default-model iris \
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
 
-test: $(VENV)/.test-deps toolchain lint rust-test e2e-test python-test java-test
+test: $(VENV)/.test-deps toolchain lint rust-test e2e-test python-test java-test r-lint r-test
 
 # oxserve against MLServer, KServe, Triton and Seldon's wrapper; writes bench/RESULTS.md (~25 min;
 # BENCH_QUICK=1 for short runs). bench/run.py installs the peers into bench/.venvs (see bench/README.md).
@@ -84,11 +84,34 @@ python-test: python-develop
 
 # The `io.oxserve:oxserve` Maven artifact (java/): Maven builds the native library (bindings/java)
 # with cargo in debug mode, then JUnit starts the server inside the JVM and calls it over V2 and
-# Seldon, REST and gRPC. Maven downloads its plugins and test libraries into ~/.m2 (cache it, never
-# commit it).
+# Seldon, REST and gRPC; the artifact is installed into Maven's local repository (~/.m2: cache
+# it, never commit it), where examples/java-model finds it for its own tests.
 java-test: toolchain
-	cd java && $(MVN) -q -B -Dcargo.profile=dev -Dcargo.profile.dir=debug verify
+	cd java && $(MVN) -q -B -Dcargo.profile=dev -Dcargo.profile.dir=debug install
+	cd examples/java-model && $(MVN) -q -B verify
+
+# R for the `oxserve` R package: Debian's r-base-dev and r-cran-testthat (CRAN is not used).
+r-deps:
+	@Rscript -e 'library(testthat)' >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq r-base-dev r-cran-testthat; }
+
+# The R package (r/; Makevars builds its Rust library, bindings/r, with cargo), installed into
+# target/r-lib rather than R's site library.
+R_LIB := target/r-lib
+r-install: r-deps toolchain
+	mkdir -p $(R_LIB)
+	R CMD INSTALL --no-multiarch --library=$(R_LIB) r
+
+# bindings/r is a workspace of its own (its build needs R's headers), so it is linted here.
+r-lint: r-deps toolchain
+	$(CARGO) fmt --manifest-path bindings/r/Cargo.toml -- --check
+	$(CARGO) clippy --manifest-path bindings/r/Cargo.toml --all-targets -- -D warnings
+
+# testthat serves models from separate R processes and calls them over REST.
+r-test: r-install
+	cd r/tests && R_LIBS=$(abspath $(R_LIB)) Rscript -e \
+		'testthat::test_dir("testthat", package = "oxserve", load_package = "installed", stop_on_failure = TRUE)'
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(MODELS) python/src/oxserve/_native*.so java/target
+	rm -rf $(VENV) $(MODELS) python/src/oxserve/_native*.so java/target examples/java-model/target

@@ -22,8 +22,9 @@ import java.util.Map;
  * Each flag can also come from an environment variable ({@code OXSERVE_MODEL_CLASS},
  * {@code OXSERVE_CLASSPATH}, {@code OXSERVE_HTTP_PORT}, …: the flag's name in upper case with
  * underscores); a flag wins over its variable. The class must implement {@link Model} and have
- * a public constructor without arguments. SIGTERM or Ctrl-C drains and exits 0; a model or
- * server that cannot start prints the reason and exits 1.
+ * a public constructor without arguments. SIGTERM or Ctrl-C drains in-flight requests, then the
+ * JVM exits as it does on those signals (status 143 or 130); a model or server that cannot start
+ * prints the reason and exits 1.
  */
 public final class Runner {
     private static final Map<String, String> DEFAULTS = new LinkedHashMap<>();
