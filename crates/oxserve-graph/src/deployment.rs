@@ -17,7 +17,7 @@ use crate::message::publish_routing;
 /// Predictors that share the traffic, as Istio splits it for a SeldonDeployment. The predictor
 /// that answered is recorded in `meta.routing` under the deployment's name, so that feedback
 /// returns to it.
-pub struct Deployment {
+pub(crate) struct Deployment {
     /// The main predictor's (the one with the most traffic), as Seldon's executor of that
     /// predictor would describe it.
     metadata: ModelMetadata,

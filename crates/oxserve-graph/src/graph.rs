@@ -30,13 +30,13 @@ const ALL_CHILDREN: i32 = -1;
 const NO_CHILD: i32 = -2;
 
 /// A graph ready to serve.
-pub struct Graph {
+pub(crate) struct Graph {
     metadata: ModelMetadata,
     root: Node,
 }
 
 /// One node: its unit, the calls it gets, its children.
-pub struct Node {
+pub(crate) struct Node {
     pub name: String,
     pub stages: Stages,
     pub unit: Arc<dyn Unit>,
@@ -51,7 +51,7 @@ impl Graph {
     /// A graph served as `name`. Its inputs are those of the first unit a request reaches, its
     /// outputs those of the unit that answers last (first children first), so that clients and
     /// codecs see the graph as the model it stands for.
-    pub fn new(name: String, root: Node) -> Graph {
+    pub(crate) fn new(name: String, root: Node) -> Graph {
         let metadata = ModelMetadata {
             name,
             platform: "oxserve-graph".into(),
@@ -63,7 +63,7 @@ impl Graph {
     }
 
     /// Every node's name and unit, root first, depth first.
-    pub fn units(&self) -> Vec<(&str, &Arc<dyn Unit>)> {
+    fn units(&self) -> Vec<(&str, &Arc<dyn Unit>)> {
         fn walk<'a>(node: &'a Node, out: &mut Vec<(&'a str, &'a Arc<dyn Unit>)>) {
             out.push((&node.name, &node.unit));
             node.children.iter().for_each(|child| walk(child, out));
