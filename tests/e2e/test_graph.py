@@ -263,6 +263,53 @@ graph:
     assert path_["scaler"] == f"seldon+http://127.0.0.1:{scaler.http_port}"
 
 
+def test_remote_transformers_over_rest_and_grpc(start, graph_dir, reference):
+    """Remote TRANSFORMER (REST /transform-input) and OUTPUT_TRANSFORMER (gRPC TransformOutput)
+    around a local model; a plain model's transforms are identities."""
+    before = serve_model(start, graph_dir, "iris_scaler", "before")
+    after = serve_model(start, graph_dir, "iris", "after")
+    path = write_graph(
+        graph_dir,
+        "remote-transformers",
+        f"""
+graph:
+  name: before
+  type: TRANSFORMER
+  endpoint: {{host: 127.0.0.1, port: {before.http_port}}}
+  children:
+    - name: after
+      type: OUTPUT_TRANSFORMER
+      endpoint: {{host: 127.0.0.1, port: {after.grpc_port}, transport: grpc}}
+      children:
+        - {{name: local, model: models/iris/model.onnx}}
+""",
+    )
+    proc = start(GraphProcess, [str(path)])
+    answer = predict(proc)
+    expected = reference.run("iris", {"input": np.array(FLOWER, dtype=np.float32)})["probabilities"]
+    np.testing.assert_allclose(probabilities(answer), expected, rtol=1e-5)
+    assert {"before", "after", "local"} <= set(answer["meta"]["requestPath"])
+
+
+def test_a_graph_as_a_remote_unit_learns_from_forwarded_feedback(start, graph_dir):
+    """A graph process as a unit of another graph: its routing reaches the client through the
+    outer graph, and feedback to the outer graph reaches the inner router."""
+    inner = start(GraphProcess, [str(graph_dir / "graphs" / "thompson.yaml")], name="inner")
+    path = write_graph(
+        graph_dir,
+        "outer",
+        f"graph:\n  name: inner\n  endpoint: {{host: 127.0.0.1, port: {inner.http_port}}}\n",
+    )
+    outer = start(GraphProcess, [str(path)], name="outer")
+    answer = predict(outer)
+    branch = answer["meta"]["routing"]["ts-router"]
+    assert {"inner", "ts-router"} <= set(answer["meta"]["requestPath"])
+    feedback(outer, answer, 1.0)
+    metrics = requests.get(inner.url("/metrics"), timeout=TIMEOUT).text
+    name = ["a", "b"][branch]
+    assert f'oxserve_router_successes_total{{branch="{name}",router="ts-router"}} 2' in metrics
+
+
 def test_kserve_inference_graph_over_v2_rest(start, graph_dir, reference):
     """A KServe Sequence (scaler, then an Ensemble of two classifiers) of V2 model servers."""
     scaler = serve_model(start, graph_dir, "iris_scaler", "scaler")
