@@ -9,6 +9,9 @@ use clap::Args;
 use oxserve_graph::RouterMetrics;
 use oxserve_server::{Metrics, Registry, ServerConfig, load_model_file};
 
+/// The model file looked for in a folder that a graph node names.
+const MODEL_FILE: &str = "model.onnx";
+
 #[derive(Args)]
 pub struct RunArgs {
     /// The graph: a SeldonDeployment manifest or oxserve's native graph YAML.
@@ -54,7 +57,9 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             oxserve_onnx::init_onnxruntime(args.onnxruntime_lib.as_deref())?;
             onnxruntime_loaded.set(true);
         }
-        load_model_file(path, name, &metrics)
+        // A Seldon modelUri names the model's folder, as a prepackaged server reads it.
+        let file = if path.is_dir() { path.join(MODEL_FILE) } else { path.to_path_buf() };
+        load_model_file(&file, name, &metrics)
     };
     let routers = RouterMetrics::new();
     let graph = oxserve_graph::assemble(&spec, &load_model, &routers).map_err(|e| e.to_string())?;
