@@ -14,7 +14,7 @@ use jni::objects::{
     JObjectArray, JPrimitiveArray, JShortArray, JString, JValue, TypeArray,
 };
 use jni::{Env, jni_sig, jni_str};
-use oxserve_core::{DataType, Error, InferenceRequest, InferenceResponse, Result, Tensor};
+use oxserve_core::{DataType, Error, Feedback, InferenceRequest, InferenceResponse, Result, Tensor};
 
 use crate::unit::JavaClasses;
 
@@ -117,6 +117,61 @@ pub fn response_to_java<'local>(
             JValue::Object(&datatypes),
             JValue::Object(&shapes),
             JValue::Object(&buffers),
+        ],
+    )?
+    .l()
+}
+
+/// The answers a combiner aggregates, as the `java.util.List` its method takes.
+pub fn responses_to_java<'local>(
+    env: &mut Env<'local>,
+    classes: &JavaClasses,
+    responses: &[InferenceResponse],
+) -> jni::errors::Result<JObject<'local>> {
+    let array = JObjectArray::<JObject>::new(env, responses.len(), JObject::null())?;
+    for (i, response) in responses.iter().enumerate() {
+        let message = response_to_java(env, classes, response)?;
+        array.set_element(env, i, &message)?;
+        env.delete_local_ref(message);
+    }
+    env.call_static_method(
+        &classes.bridge,
+        jni_str!("responses"),
+        jni_sig!("([Ljava/lang/Object;)Ljava/util/List;"),
+        &[JValue::Object(&array)],
+    )?
+    .l()
+}
+
+/// A feedback as an `io.oxserve.Feedback`; the parts it lacks are `null`.
+pub fn feedback_to_java<'local>(
+    env: &mut Env<'local>,
+    classes: &JavaClasses,
+    feedback: &Feedback,
+) -> jni::errors::Result<JObject<'local>> {
+    let request = match &feedback.request {
+        Some(request) => request_to_java(env, classes, request)?,
+        None => JObject::null(),
+    };
+    let response = match &feedback.response {
+        Some(response) => response_to_java(env, classes, response)?,
+        None => JObject::null(),
+    };
+    let truth = match &feedback.truth {
+        Some(truth) => request_to_java(env, classes, truth)?,
+        None => JObject::null(),
+    };
+    env.call_static_method(
+        &classes.bridge,
+        jni_str!("feedback"),
+        jni_sig!(
+            "(Lio/oxserve/InferenceRequest;Lio/oxserve/InferenceResponse;DLio/oxserve/InferenceRequest;)Lio/oxserve/Feedback;"
+        ),
+        &[
+            JValue::Object(&request),
+            JValue::Object(&response),
+            JValue::Double(feedback.reward),
+            JValue::Object(&truth),
         ],
     )?
     .l()

@@ -17,7 +17,9 @@ use jni::refs::Global;
 use jni::strings::JNIString;
 use jni::vm::{AttachConfig, JavaVM};
 use jni::{Env, jni_sig, jni_str};
-use oxserve_core::{Error, ErrorKind, InferenceRequest, InferenceResponse, ModelMetadata, Result, Unit};
+use oxserve_core::{
+    Error, ErrorKind, Feedback, InferenceRequest, InferenceResponse, ModelMetadata, Result, Unit,
+};
 
 use crate::convert;
 
@@ -27,7 +29,8 @@ type Job = Box<dyn FnOnce(&mut Env, &JavaClasses, &JObject) + Send>;
 /// The operations of [`Unit`] that a Java model may implement, by their Rust names; the Java
 /// side lists the ones the model's class overrides (`predict` → `predict`, `transformInput` →
 /// `transform_input`, …).
-pub const OPERATIONS: [&str; 4] = ["predict", "transform_input", "transform_output", "route"];
+pub const OPERATIONS: [&str; 6] =
+    ["predict", "transform_input", "transform_output", "route", "aggregate", "send_feedback"];
 
 /// References to oxserve's own Java classes, found once on the Java thread that starts the
 /// server: threads attached from Rust find classes with the system class loader, which may not
@@ -345,6 +348,51 @@ impl Unit for JavaUnit {
                 )?
                 .i()?;
             Ok(Ok(route))
+        })
+        .await
+    }
+
+    async fn aggregate(&self, responses: Vec<InferenceResponse>) -> Result<InferenceResponse> {
+        if !self.supports("aggregate") {
+            return Err(Error::unimplemented(format!("unit '{}' does not aggregate", self.metadata.name)));
+        }
+        let model_name = self.metadata.name.clone();
+        self.call("aggregate", move |env, classes, model| {
+            let messages = convert::responses_to_java(env, classes, &responses)?;
+            let answer = env
+                .call_method(
+                    model,
+                    jni_str!("aggregate"),
+                    jni_sig!("(Ljava/util/List;)Lio/oxserve/InferenceResponse;"),
+                    &[JValue::Object(&messages)],
+                )?
+                .l()?;
+            let id = responses.first().and_then(|r| r.id.clone());
+            convert::response_from_java(env, classes, &answer, id, &model_name, None)
+        })
+        .await
+    }
+
+    async fn send_feedback(&self, feedback: Feedback) -> Result<InferenceResponse> {
+        if !self.supports("send_feedback") {
+            return Err(Error::unimplemented(format!(
+                "unit '{}' does not take feedback",
+                self.metadata.name
+            )));
+        }
+        let model_name = self.metadata.name.clone();
+        self.call("send_feedback", move |env, classes, model| {
+            let message = convert::feedback_to_java(env, classes, &feedback)?;
+            let answer = env
+                .call_method(
+                    model,
+                    jni_str!("sendFeedback"),
+                    jni_sig!("(Lio/oxserve/Feedback;)Lio/oxserve/InferenceResponse;"),
+                    &[JValue::Object(&message)],
+                )?
+                .l()?;
+            let id = feedback.request.as_ref().and_then(|r| r.id.clone());
+            convert::response_from_java(env, classes, &answer, id, &model_name, None)
         })
         .await
     }

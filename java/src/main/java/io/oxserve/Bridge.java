@@ -31,6 +31,19 @@ final class Bridge {
         return new InferenceResponse(tensors(names, datatypes, shapes, data));
     }
 
+    /** The answers a combiner aggregates, as the list its method takes. */
+    static List<InferenceResponse> responses(Object[] responses) {
+        List<InferenceResponse> list = new ArrayList<>(responses.length);
+        for (Object response : responses) {
+            list.add((InferenceResponse) response);
+        }
+        return List.copyOf(list);
+    }
+
+    static Feedback feedback(InferenceRequest request, InferenceResponse response, double reward, InferenceRequest truth) {
+        return new Feedback(request, response, reward, truth);
+    }
+
     /** The tensors of a request or a response a model answered. */
     static Tensor[] tensors(Object message) {
         List<Tensor> tensors = message instanceof InferenceResponse response

@@ -1,5 +1,7 @@
 package io.oxserve;
 
+import java.util.List;
+
 /**
  * A model, or another step of an inference graph, written in Java.
  *
@@ -43,5 +45,18 @@ public interface Model {
     /** Picks the child that handles the request (a Seldon ROUTER): its index, -1 for all. */
     default int route(InferenceRequest request) throws Exception {
         throw new UnsupportedOperationException("route");
+    }
+
+    /** Combines the answers of all children into one (a Seldon COMBINER). */
+    default InferenceResponse aggregate(List<InferenceResponse> responses) throws Exception {
+        throw new UnsupportedOperationException("aggregate");
+    }
+
+    /**
+     * Takes a reward for an earlier prediction; the answer goes back to the caller. Seldon's
+     * clients expect data in it: an empty tensor (shape {@code [0]}) answers Seldon's empty data.
+     */
+    default InferenceResponse sendFeedback(Feedback feedback) throws Exception {
+        throw new UnsupportedOperationException("sendFeedback");
     }
 }

@@ -178,7 +178,7 @@ public final class Server implements AutoCloseable {
             List<String> operations = operations(model.getClass());
             if (operations.isEmpty()) {
                 throw new ServerException("model '" + name + "' (" + className
-                        + ") implements none of predict, transformInput, transformOutput, route");
+                        + ") implements none of predict, transformInput, transformOutput, route, aggregate, sendFeedback");
             }
             try {
                 model.load();
@@ -231,6 +231,12 @@ public final class Server implements AutoCloseable {
             }
             if (overrides(type, "route", InferenceRequest.class)) {
                 operations.add("route");
+            }
+            if (overrides(type, "aggregate", List.class)) {
+                operations.add("aggregate");
+            }
+            if (overrides(type, "sendFeedback", Feedback.class)) {
+                operations.add("send_feedback");
             }
             return operations;
         }

@@ -117,8 +117,14 @@ final class Models {
         }
     }
 
-    /** Adds one to every FP64 element on the way in, and routes every request to child 1. */
-    static final class TransformAndRoute implements Model {
+    /**
+     * A graph step with every operation but predict: adds one to every FP64 element on the way
+     * in, routes every request to child 1, averages its children's answers, and keeps the
+     * rewards it is sent.
+     */
+    static final class Component implements Model {
+        final List<Double> rewards = java.util.Collections.synchronizedList(new ArrayList<>());
+
         @Override
         public InferenceRequest transformInput(InferenceRequest request) {
             Tensor x = request.inputs().get(0);
@@ -132,6 +138,25 @@ final class Models {
         @Override
         public int route(InferenceRequest request) {
             return 1;
+        }
+
+        @Override
+        public InferenceResponse aggregate(List<InferenceResponse> responses) {
+            Tensor first = responses.get(0).outputs().get(0);
+            double[] mean = new double[first.doubles().length];
+            for (InferenceResponse response : responses) {
+                double[] values = response.outputs().get(0).doubles();
+                for (int i = 0; i < mean.length; i++) {
+                    mean[i] += values[i] / responses.size();
+                }
+            }
+            return InferenceResponse.of(Tensor.ofDoubles(first.name(), first.shape(), mean));
+        }
+
+        @Override
+        public InferenceResponse sendFeedback(Feedback feedback) {
+            rewards.add(feedback.reward());
+            return InferenceResponse.of(Tensor.ofDoubles("ack", new long[] {0}, new double[0]));
         }
     }
 

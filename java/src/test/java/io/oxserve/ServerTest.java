@@ -37,7 +37,7 @@ class ServerTest {
                 .model("oom", new Models.OutOfMemory())
                 .model("null", new Models.AnswersNull())
                 .model("batched", BATCHED, ModelOptions.defaults().withMaxBatchSize(16, 0.05))
-                .model("transformer", new Models.TransformAndRoute())
+                .model("transformer", new Models.Component())
                 .start();
         http = new Http(server.httpPort());
     }
