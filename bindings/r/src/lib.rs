@@ -1,0 +1,203 @@
+//! The native half of the `oxserve` R package.
+//!
+//! `oxserve::serve()` (R) calls [`serve_models`] with one dispatcher function per model. The Rust
+//! server runs on background threads ([`serve_on_main_thread`]); every call into R is queued to
+//! R's main thread, which stays in [`main_thread::MainThread::run`] until the server has
+//! drained. Each model is an [`unit::RUnit`] behind the per-model scheduler of `oxserve-batch`,
+//! so queue limits, dynamic batching and metrics are the same as for native models.
+
+mod convert;
+mod main_thread;
+mod unit;
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use extendr_api::prelude::*;
+use oxserve_batch::{Scheduler, SchedulerConfig};
+use oxserve_core::{Error, ModelMetadata, ModelSettings, Unit};
+use oxserve_server::{Metrics, Registry, ServerConfig};
+use serde::Deserialize;
+
+use crate::main_thread::{Job, MainThread};
+use crate::unit::{OPERATIONS, RUnit};
+
+/// What R declares about one model, read on the main thread before the server starts.
+struct Declared {
+    metadata: ModelMetadata,
+    settings: ModelSettings,
+    supported: Vec<&'static str>,
+}
+
+/// The server options `serve()` passes (see its documentation in `r/R/serve.R`).
+#[derive(Deserialize)]
+struct Options {
+    host: String,
+    http_port: u16,
+    grpc_port: u16,
+    max_request_size: usize,
+    drain_timeout: f64,
+    log_level: String,
+    default_model: Option<String>,
+    seldon_unit_id: Option<String>,
+    seldon_unit_image: Option<String>,
+}
+
+/// The element `name` of an R list.
+fn element(list: &List, name: &str) -> Option<Robj> {
+    list.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+}
+
+/// Reads one model entry of `serve_models`: `list(metadata =, settings =, operations =,
+/// handler =)`.
+fn declare(entry: &Robj) -> Result<(Declared, Function), Error> {
+    let list = entry.as_list().ok_or_else(|| Error::internal("a model entry must be a list"))?;
+    let json = |name: &str| convert::r_to_json(&element(&list, name).unwrap_or_else(|| Robj::from(())), name);
+    let metadata: ModelMetadata = serde_json::from_value(json("metadata")?)
+        .map_err(|e| Error::invalid(format!("model metadata: {e}")))?;
+    let name = metadata.name.clone();
+    let settings = ModelSettings::from_json(&json("settings")?.to_string())
+        .map_err(|e| e.context(format_args!("model '{name}'")))?;
+    let operations = element(&list, "operations").and_then(|o| o.as_string_vector()).unwrap_or_default();
+    let supported = operations
+        .iter()
+        .map(|op| {
+            OPERATIONS
+                .iter()
+                .find(|known| *known == op)
+                .copied()
+                .ok_or_else(|| Error::invalid(format!("model '{name}': unknown operation '{op}'")))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let handler = element(&list, "handler")
+        .and_then(|h| h.as_function())
+        .ok_or_else(|| Error::internal(format!("model '{name}': its handler must be a function")))?;
+    Ok((Declared { metadata, settings, supported }, handler))
+}
+
+/// Puts each declared model behind its scheduler. Must run inside the tokio runtime.
+fn build_units(
+    declared: Vec<Declared>,
+    jobs: &mpsc::Sender<Job>,
+    metrics: &Metrics,
+) -> oxserve_core::Result<Vec<Arc<dyn Unit>>> {
+    let mut units: Vec<Arc<dyn Unit>> = Vec::new();
+    for (index, Declared { metadata, settings, supported }) in declared.into_iter().enumerate() {
+        let name = metadata.name.clone();
+        let config = SchedulerConfig::from_settings(&settings)
+            .map_err(|e| e.context(format_args!("model '{name}'")))?;
+        let timeout = (settings.timeout > 0.0).then(|| Duration::from_secs_f64(settings.timeout));
+        let unit = RUnit::new(index, metadata, supported, config.max_batch_size, timeout, jobs.clone());
+        let version = settings.parameters.version.as_deref().unwrap_or("");
+        let scheduler = Scheduler::new(Arc::new(unit), config, metrics.scheduler_observer(&name, version))
+            .map_err(|e| e.context(format_args!("model '{name}'")))?;
+        units.push(Arc::new(scheduler));
+    }
+    Ok(units)
+}
+
+/// Resolves on SIGTERM, Ctrl-C (R's own handler still sees it too: signal handlers chain) or
+/// when the main thread reports an interrupt through `stop`.
+async fn shutdown(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        Some(_) = async { match terminate.as_mut() { Some(s) => s.recv().await, None => None } } => {}
+        _ = stop.wait_for(|stopped| *stopped) => {}
+    }
+}
+
+/// Serves on a background thread while R's main thread runs the jobs the units queue; returns
+/// once the server has drained.
+fn serve_on_main_thread(
+    declared: Vec<Declared>,
+    handlers: Vec<Function>,
+    config: ServerConfig,
+    default_model: Option<String>,
+) -> Result<(), Error> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = std::thread::Builder::new()
+        .name("oxserve-server".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
+            let served = runtime.block_on(async move {
+                let metrics = Arc::new(Metrics::new());
+                let units = build_units(declared, &jobs, &metrics)?;
+                // The units hold their own senders; this one must not keep the main loop alive.
+                drop(jobs);
+                let registry = Registry::new(units, default_model)?;
+                oxserve_server::serve_until(config, registry, metrics, || {}, shutdown(stopped)).await
+            });
+            // Past the drain timeout an R call may still be queued; the runtime is left behind
+            // rather than waited for, which drops the units and so ends the main loop.
+            runtime.shutdown_timeout(Duration::from_millis(100));
+            served
+        })
+        .map_err(|e| Error::internal(format!("cannot start the server thread: {e}")))?;
+    MainThread::new(handlers).run(&queue, || {
+        let _ = stop.send(true);
+    });
+    server.join().map_err(|_| Error::internal("the server thread panicked"))?
+}
+
+/// Serves `models` (a list of model entries, see `declare`) with `options` until SIGTERM,
+/// Ctrl-C or an R interrupt. Returns `NULL`, or the message of a start-up or serving failure
+/// for `serve()` to raise as an R error (an R error raised from Rust would go through a panic).
+#[extendr]
+fn serve_models(models: List, options: Robj) -> Robj {
+    let result = (|| {
+        let options: Options = serde_json::from_value(convert::r_to_json(&options, "options")?)
+            .map_err(|e| Error::invalid(format!("options: {e}")))?;
+        let host: IpAddr =
+            options.host.parse().map_err(|e| Error::invalid(format!("host '{}': {e}", options.host)))?;
+        if !(options.drain_timeout >= 0.0 && options.drain_timeout.is_finite()) {
+            return Err(Error::invalid("drain_timeout: must be a non-negative number of seconds"));
+        }
+        let (declared, handlers): (Vec<_>, Vec<_>) =
+            models.values().map(|m| declare(&m)).collect::<Result<Vec<_>, Error>>()?.into_iter().unzip();
+        // Seldon spells one level WARNING; tracing's name for it is `warn`.
+        let level = options.log_level.to_ascii_lowercase().replace("warning", "warn");
+        let filter = tracing_subscriber::EnvFilter::try_from_env("OXSERVE_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        // A second `serve()` in the same R session keeps the first subscriber.
+        let ansi = std::io::stderr().is_terminal();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(ansi)
+            .with_writer(std::io::stderr)
+            .try_init();
+        let config = ServerConfig {
+            host,
+            http_port: options.http_port,
+            grpc_port: options.grpc_port,
+            max_request_size: options.max_request_size,
+            drain_timeout: Duration::from_secs_f64(options.drain_timeout),
+            seldon_unit_id: options.seldon_unit_id,
+            seldon_unit_image: options.seldon_unit_image,
+            reuse_port: false,
+        };
+        serve_on_main_thread(declared, handlers, config, options.default_model)
+    })();
+    match result {
+        Ok(()) => Robj::from(()),
+        Err(e) => Strings::from_values([e.message]).into(),
+    }
+}
+
+/// The version of the Rust core this package was built from.
+#[extendr]
+fn core_version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+extendr_module! {
+    mod oxserve;
+    fn serve_models;
+    fn core_version;
+}

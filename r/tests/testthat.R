@@ -1,0 +1,4 @@
+library(testthat)
+library(oxserve)
+
+test_check("oxserve")

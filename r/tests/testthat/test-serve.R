@@ -1,0 +1,105 @@
+# serve(): a glm trained here, served from another R process, called over V2 and Seldon REST.
+
+fit <- glm(am ~ wt + hp, data = mtcars, family = binomial)
+model_file <- tempfile(fileext = ".rds")
+saveRDS(fit, model_file)
+cars <- data.frame(wt = c(2.5, 3.2, 1.9), hp = c(110, 150, 66))
+expected <- unname(predict(fit, cars, type = "response"))
+
+serve_glm <- function(extra = "") {
+  start_server(sprintf(
+    'serve(readRDS("%s"), predict = function(model, newdata) predict(model, newdata, type = "response"),
+           name = "cars", http_port = http_port, grpc_port = grpc_port%s)',
+    model_file, extra
+  ), frame = parent.frame())
+}
+
+test_that("a glm answers V2 REST with one column per input, as predict() does", {
+  server <- serve_glm()
+  answer <- post_json(server, "/v2/models/cars/infer", list(inputs = list(fp64("wt", cars$wt), fp64("hp", cars$hp))))
+  expect_equal(answer$status, 200L)
+  output <- answer$json$outputs
+  expect_equal(output$name, "predict")
+  expect_equal(output$datatype, "FP64")
+  expect_equal(unlist(output$shape), 3L)
+  expect_equal(unlist(output$data), expected, tolerance = 1e-12)
+
+  metadata <- jsonlite::fromJSON(http("GET", server, "/v2/models/cars")$body)
+  expect_equal(metadata$platform, "R")
+})
+
+test_that("Seldon ndarray rows with names reach the model as a data frame", {
+  server <- serve_glm()
+  answer <- post_json(server, "/api/v1.0/predictions", list(
+    data = list(names = c("wt", "hp"), ndarray = as.matrix(cars))
+  ))
+  expect_equal(answer$status, 200L)
+  expect_equal(answer$json$data$ndarray, expected, tolerance = 1e-12)
+  answer <- post_json(server, "/api/v1.0/predictions", list(jsonData = list(wt = I(2.5), hp = I(110))))
+  expect_equal(answer$status, 200L)
+  expect_equal(answer$json$jsonData, expected[1], tolerance = 1e-12)
+})
+
+test_that("a request R cannot take is a 400, and serving goes on", {
+  server <- serve_glm()
+  answer <- post_json(server, "/v2/models/cars/infer", list(inputs = list(fp64("wt", 1:2 + 0.5), fp64("hp", c(1, 2, 3)))))
+  expect_equal(answer$status, 400L)
+  expect_match(answer$json$error, "different numbers of rows")
+  answer <- post_json(server, "/v2/models/cars/infer", list(inputs = list(fp64("wt", cars$wt), fp64("hp", cars$hp))))
+  expect_equal(answer$status, 200L)
+})
+
+test_that("an R error is a 500 with its message, and the session keeps serving", {
+  server <- start_server('
+    serve(list(), predict = function(model, newdata) {
+      if (any(newdata < 0)) stop("negative input: ", min(newdata))
+      sqrt(newdata)
+    }, name = "root", http_port = http_port, grpc_port = grpc_port)')
+  answer <- post_json(server, "/v2/models/root/infer", list(inputs = list(fp64("x", c(4, -1)))))
+  expect_equal(answer$status, 500L)
+  expect_equal(answer$json$error, "model 'root': predict failed: negative input: -1")
+  answer <- post_json(server, "/v2/models/root/infer", list(inputs = list(fp64("x", c(4, 9)))))
+  expect_equal(answer$status, 200L)
+  expect_equal(unlist(answer$json$outputs$data), c(2, 3))
+})
+
+test_that("a model without a predict method is a start-up error naming it", {
+  expect_error(
+    serve(structure(list(), class = "unfitted"), http_port = free_port(), grpc_port = free_port()),
+    "no predict function: the model \\(class unfitted\\) has no predict method"
+  )
+  expect_error(serve(fit, predict = "predict"), "`predict` must be a function, not character")
+})
+
+test_that("a port in use is a start-up error naming it", {
+  busy <- serverSocket(port <- free_port())
+  on.exit(close(busy))
+  expect_error(
+    serve(fit, http_port = port, grpc_port = free_port()),
+    sprintf("--http-port: cannot listen on 0.0.0.0:%d", port)
+  )
+})
+
+test_that("concurrent requests are batched into one R call and each gets its own rows", {
+  server <- serve_glm(", max_batch_size = 64, max_batch_time = 0.01")
+  rows <- data.frame(wt = runif(48, 1.5, 5.5), hp = runif(48, 50, 330))
+  answers <- parallel::mclapply(seq_len(nrow(rows)), function(i) {
+    post_json(server, "/v2/models/cars/infer", list(inputs = list(fp64("wt", rows$wt[i]), fp64("hp", rows$hp[i]))))
+  }, mc.cores = 16)
+  expect_true(all(vapply(answers, function(a) a$status, integer(1)) == 200L))
+  got <- vapply(answers, function(a) unlist(a$json$outputs$data), numeric(1))
+  expect_equal(got, unname(predict(fit, rows, type = "response")), tolerance = 1e-12)
+  metrics <- http("GET", server, "/metrics")$body
+  executions <- regmatches(metrics, regexpr('nv_inference_exec_count\\{model="cars"[^}]*\\} [0-9]+', metrics))
+  expect_lt(as.numeric(sub(".* ", "", executions)), nrow(rows))
+})
+
+test_that("Ctrl-C drains the server and serve() returns", {
+  server <- start_server('
+    serve(list(), predict = function(model, newdata) newdata, http_port = http_port, grpc_port = grpc_port)
+    cat("serve() returned\n")')
+  server$process$signal(tools::SIGINT)
+  server$process$wait(10000)
+  expect_equal(server$process$get_exit_status(), 0L)
+  expect_match(paste(readLines(server$log), collapse = "\n"), "drained; bye.*serve\\(\\) returned")
+})
