@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use oxserve_graph::RouterMetrics;
+use oxserve_graph::GraphMetrics;
 use oxserve_server::{Metrics, Registry, ServerConfig, load_model_file};
 
 /// The model file looked for in a folder that a graph node names.
@@ -61,9 +61,9 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         let file = if path.is_dir() { path.join(MODEL_FILE) } else { path.to_path_buf() };
         load_model_file(&file, name, &metrics)
     };
-    let routers = RouterMetrics::new();
-    let graph = oxserve_graph::assemble(&spec, &load_model, &routers).map_err(|e| e.to_string())?;
-    for collector in routers.collectors() {
+    let graph_metrics = GraphMetrics::new();
+    let graph = oxserve_graph::assemble(&spec, &load_model, &graph_metrics).map_err(|e| e.to_string())?;
+    for collector in graph_metrics.collectors() {
         metrics.register(collector).map_err(|e| e.to_string())?;
     }
     let registry = Registry::new(vec![graph], None).map_err(|e| e.to_string())?;

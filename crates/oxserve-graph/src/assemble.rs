@@ -6,9 +6,10 @@ use std::sync::Arc;
 use oxserve_core::{Result, Unit};
 
 use crate::adapt::ModelAsTransformer;
-use crate::builtin::{self, RouterMetrics};
+use crate::builtin;
 use crate::deployment::Deployment;
 use crate::graph::{Graph, Node};
+use crate::metrics::GraphMetrics;
 use crate::spec::{GraphSpec, InputStage, NodeSpec, UnitSpec};
 
 /// Loads a model file as a unit named by the second argument; `oxserve run` passes the same
@@ -16,11 +17,11 @@ use crate::spec::{GraphSpec, InputStage, NodeSpec, UnitSpec};
 pub type ModelLoader<'a> = dyn Fn(&Path, &str) -> Result<Arc<dyn Unit>> + 'a;
 
 /// Builds the servable: the graph, or a [`Deployment`] of several when the file has several
-/// predictors. Routers report their state to `metrics`.
+/// predictors. Unit calls and routers' state are reported to `metrics`.
 pub fn assemble(
     spec: &GraphSpec,
     load_model: &ModelLoader<'_>,
-    metrics: &RouterMetrics,
+    metrics: &GraphMetrics,
 ) -> Result<Arc<dyn Unit>> {
     let mut serving = Vec::new();
     let mut shadow = None;
@@ -39,7 +40,7 @@ pub fn assemble(
     Ok(Arc::new(Deployment::new(serving, shadow)?))
 }
 
-fn node(spec: &NodeSpec, load_model: &ModelLoader<'_>, metrics: &RouterMetrics) -> Result<Node> {
+fn node(spec: &NodeSpec, load_model: &ModelLoader<'_>, metrics: &GraphMetrics) -> Result<Node> {
     let children =
         spec.children.iter().map(|child| node(child, load_model, metrics)).collect::<Result<Vec<_>>>()?;
     let (unit, label) = match &spec.unit {
@@ -55,7 +56,7 @@ fn node(spec: &NodeSpec, load_model: &ModelLoader<'_>, metrics: &RouterMetrics) 
         UnitSpec::Builtin(kind) => {
             let branches: Vec<String> = spec.children.iter().map(|c| c.name.clone()).collect();
             (
-                builtin::build(*kind, &spec.name, &spec.parameters, &branches, metrics)?,
+                builtin::build(*kind, &spec.name, &spec.parameters, &branches, &metrics.routers)?,
                 kind.name().to_string(),
             )
         }
@@ -71,5 +72,6 @@ fn node(spec: &NodeSpec, load_model: &ModelLoader<'_>, metrics: &RouterMetrics) 
         label,
         children,
         from_request: spec.from_request,
+        calls: metrics.unit(&spec.name),
     })
 }

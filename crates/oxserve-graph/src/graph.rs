@@ -7,6 +7,7 @@
 //! the answer's `meta.routing` always carries each router's choice, so a client can send it back
 //! with its feedback, and `meta.requestPath` lists every unit visited.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ use oxserve_core::{
 };
 
 use crate::message::{as_request, as_response, fit, merge, publish_routing, union};
+use crate::metrics::UnitCalls;
 use crate::spec::{InputStage, Stages};
 
 /// The name of the empty output that answers feedback, as Seldon's components answer it.
@@ -45,6 +47,7 @@ pub(crate) struct Node {
     pub children: Vec<Node>,
     /// In a sequence, this node takes the sequence's request instead of the previous answer.
     pub from_request: bool,
+    pub calls: UnitCalls,
 }
 
 impl Graph {
@@ -149,7 +152,7 @@ impl Node {
             };
             if self.stages.output {
                 let meta = answer.meta.clone();
-                let transformed = self.unit.transform_output(answer).await.map_err(|e| self.failed(e))?;
+                let transformed = self.call("transform_output", self.unit.transform_output(answer)).await?;
                 answer = InferenceResponse { meta: merge(&meta, transformed.meta.clone()), ..transformed };
             }
             answer.meta.request_path.entry(self.name.clone()).or_insert_with(|| self.label.clone());
@@ -162,9 +165,9 @@ impl Node {
         let meta = request.meta.clone();
         let request = fit(request, self.unit.metadata());
         let mut next = match stage {
-            InputStage::Predict => as_request(self.unit.predict(request).await.map_err(|e| self.failed(e))?),
+            InputStage::Predict => as_request(self.call("predict", self.unit.predict(request)).await?),
             InputStage::TransformInput => {
-                self.unit.transform_input(request).await.map_err(|e| self.failed(e))?
+                self.call("transform_input", self.unit.transform_input(request)).await?
             }
         };
         next.meta = merge(&meta, std::mem::take(&mut next.meta));
@@ -177,7 +180,8 @@ impl Node {
             return self.sequence_stage(input).await;
         }
         let choice = if self.stages.route {
-            self.unit.route(&fit(input.clone(), self.unit.metadata())).await.map_err(|e| self.failed(e))?
+            let request = fit(input.clone(), self.unit.metadata());
+            self.call("route", self.unit.route(&request)).await?
         } else {
             ALL_CHILDREN
         };
@@ -205,7 +209,7 @@ impl Node {
         };
         let meta = union(answers.iter().map(|a| &a.meta));
         let mut answer = if self.stages.aggregate {
-            let combined = self.unit.aggregate(answers).await.map_err(|e| self.failed(e))?;
+            let combined = self.call("aggregate", self.unit.aggregate(answers)).await?;
             InferenceResponse { meta: merge(&meta, combined.meta.clone()), ..combined }
         } else {
             let first = answers.into_iter().next().expect("a node with children has an answer");
@@ -265,11 +269,11 @@ impl Node {
                 }
             }
             if self.stages.feedback {
-                match self.unit.send_feedback(feedback.clone()).await {
+                match self.call("send_feedback", self.unit.send_feedback(feedback.clone())).await {
                     Ok(_) => {}
                     // A model that does not learn from feedback is no error, as in Seldon.
                     Err(e) if e.kind == ErrorKind::Unimplemented => {}
-                    Err(e) => return Err(self.failed(e)),
+                    Err(e) => return Err(e),
                 }
             }
             Ok(())
@@ -277,9 +281,9 @@ impl Node {
         .boxed()
     }
 
-    /// A unit's error with the unit named, its kind kept: a bad request stays the caller's fault
-    /// and a failing unit stays the server's.
-    fn failed(&self, error: Error) -> Error {
-        error.context(format_args!("unit '{}'", self.name))
+    /// Calls the unit, timed for the metrics. An error names the unit and keeps its kind: a bad
+    /// request stays the caller's fault and a failing unit the server's.
+    async fn call<T>(&self, name: &str, call: impl Future<Output = Result<T>>) -> Result<T> {
+        self.calls.time(name, call).await.map_err(|e| e.context(format_args!("unit '{}'", self.name)))
     }
 }

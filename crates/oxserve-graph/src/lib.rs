@@ -13,8 +13,9 @@ mod builtin;
 mod deployment;
 mod graph;
 mod message;
+mod metrics;
 mod remote;
 pub mod spec;
 
 pub use assemble::{ModelLoader, assemble};
-pub use builtin::RouterMetrics;
+pub use metrics::GraphMetrics;

@@ -11,7 +11,7 @@ use oxserve_core::{
     DataType, Error, ErrorKind, Feedback, InferenceRequest, InferenceResponse, Meta, ModelMetadata, Result,
     Tensor, TensorSpec, Unit,
 };
-use oxserve_graph::{RouterMetrics, assemble, spec};
+use oxserve_graph::{GraphMetrics, assemble, spec};
 
 /// A model that multiplies its FP64 input `x` by `factor` into output `y`, tags its answer with
 /// its name, and counts the feedback it gets. Its "file name" says what it does: `scale3`,
@@ -72,13 +72,13 @@ fn values(t: &Tensor) -> Vec<f64> {
 /// Each fake unit's calls, by node name (several predictors may reuse a name).
 type Counts = Arc<Mutex<Vec<(String, Arc<Calls>)>>>;
 
-fn build(yaml: &str) -> (Arc<dyn Unit>, Counts, RouterMetrics) {
+fn build(yaml: &str) -> (Arc<dyn Unit>, Counts, GraphMetrics) {
     build_spec(spec::parse(yaml, Path::new("/"), "test").unwrap())
 }
 
-fn build_spec(spec: spec::GraphSpec) -> (Arc<dyn Unit>, Counts, RouterMetrics) {
+fn build_spec(spec: spec::GraphSpec) -> (Arc<dyn Unit>, Counts, GraphMetrics) {
     let counts: Counts = Arc::default();
-    let metrics = RouterMetrics::new();
+    let metrics = GraphMetrics::new();
     let loader = |path: &Path, name: &str| -> Result<Arc<dyn Unit>> {
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let calls = Arc::new(Calls::default());
@@ -178,6 +178,15 @@ async fn a_b_test_follows_its_ratio_and_reports_routing() {
         }
         let text = render(&metrics);
         let child = ["a", "b"][branch as usize];
+        let timed = format!(
+            "oxserve_graph_unit_call_seconds_count{{call=\"predict\",outcome=\"ok\",unit=\"{child}\"}} 5"
+        );
+        assert!(text.contains(&timed), "{text}");
+        assert!(
+            text.contains(
+                "oxserve_graph_unit_call_seconds_count{call=\"route\",outcome=\"ok\",unit=\"ab\"} 5"
+            )
+        );
         assert!(
             text.contains(&format!("oxserve_router_routed_total{{branch=\"{child}\",router=\"ab\"}} 5")),
             "{text}"
@@ -228,12 +237,19 @@ async fn router_choices_minus_two_and_out_of_range() {
 
 #[tokio::test]
 async fn a_failing_unit_fails_the_request_with_its_name() {
-    let (graph, ..) = build(
+    let (graph, _, metrics) = build(
         "graph:\n  name: avg\n  implementation: AVERAGE_COMBINER\n  children:\n\
          \x20   - {name: good, model: scale2}\n    - {name: bad, model: fail}\n",
     );
     let e = graph.predict(request(&[1.0])).await.unwrap_err();
     assert_eq!((e.kind, e.message.as_str()), (ErrorKind::Internal, "unit 'bad': out of cheese"));
+    let text = render(&metrics);
+    assert!(
+        text.contains(
+            "oxserve_graph_unit_call_seconds_count{call=\"predict\",outcome=\"internal\",unit=\"bad\"} 1"
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -275,7 +291,7 @@ async fn a_bandit_needs_the_routing_back_and_a_reward_in_range() {
 
 #[tokio::test]
 async fn builtin_parameters_are_checked() {
-    let metrics = RouterMetrics::new();
+    let metrics = GraphMetrics::new();
     let no_models = |_: &Path, _: &str| -> Result<Arc<dyn Unit>> { Err(Error::internal("no models here")) };
     let cases = [
         (
@@ -365,7 +381,7 @@ async fn thompson_sampling_learns_the_better_branch() {
     learns_the_better_branch("THOMPSON_SAMPLING", "{n_branches: 2, seed: 7}").await;
 }
 
-fn render(metrics: &RouterMetrics) -> String {
+fn render(metrics: &GraphMetrics) -> String {
     let registry = prometheus::Registry::new();
     for collector in metrics.collectors() {
         registry.register(collector).unwrap();

@@ -66,12 +66,6 @@ impl RouterMetrics {
     }
 }
 
-impl Default for RouterMetrics {
-    fn default() -> Self {
-        RouterMetrics::new()
-    }
-}
-
 /// One router's view of [`RouterMetrics`].
 pub(super) struct Router {
     families: RouterMetrics,

@@ -18,7 +18,7 @@ use oxserve_core::{ModelMetadata, Result, Unit};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-pub use metrics::RouterMetrics;
+pub(crate) use metrics::RouterMetrics;
 
 use crate::spec::{Builtin, Parameters};
 
