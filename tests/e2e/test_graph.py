@@ -73,8 +73,10 @@ def start(log_dir):
     """Starts processes (`start(GraphProcess | ServerProcess class, args)`), killed after the test."""
     started: list[ServerProcess] = []
 
-    def spawn(kind: type[ServerProcess], args: list[str], name: str = "graph") -> ServerProcess:
-        http_port, grpc_port = free_ports(2)
+    def spawn(
+        kind: type[ServerProcess], args: list[str], name: str = "graph", ports: tuple[int, int] | None = None
+    ) -> ServerProcess:
+        http_port, grpc_port = ports or free_ports(2)
         ports = ["--host", "127.0.0.1", "--http-port", str(http_port), "--grpc-port", str(grpc_port)]
         proc = kind([*args, *ports], http_port, grpc_port, name=name, log_dir=log_dir)
         started.append(proc)
@@ -291,14 +293,16 @@ graph:
     assert {"before", "after", "local"} <= set(answer["meta"]["requestPath"])
 
 
-def test_a_graph_as_a_remote_unit_learns_from_forwarded_feedback(start, graph_dir):
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_a_graph_as_a_remote_unit_learns_from_forwarded_feedback(start, graph_dir, transport):
     """A graph process as a unit of another graph: its routing reaches the client through the
     outer graph, and feedback to the outer graph reaches the inner router."""
     inner = start(GraphProcess, [str(graph_dir / "graphs" / "thompson.yaml")], name="inner")
+    port = inner.http_port if transport == "rest" else inner.grpc_port
     path = write_graph(
         graph_dir,
-        "outer",
-        f"graph:\n  name: inner\n  endpoint: {{host: 127.0.0.1, port: {inner.http_port}}}\n",
+        f"outer-{transport}",
+        f"graph:\n  name: inner\n  endpoint: {{host: 127.0.0.1, port: {port}, transport: {transport}}}\n",
     )
     outer = start(GraphProcess, [str(path)], name="outer")
     answer = predict(outer)
@@ -362,6 +366,23 @@ def test_a_failing_remote_unit_is_a_5xx_naming_it(start, graph_dir):
     assert r.status_code == 503, r.text
     assert f"unit 'gone': seldon+http://127.0.0.1:{closed}: POST /predict" in r.json()["status"]["info"]
     assert requests.get(proc.url("/v2/health/live"), timeout=TIMEOUT).status_code == 200
+
+
+def test_a_graph_starts_before_its_unit_and_is_ready_once_it_is_up(start, graph_dir, reference):
+    ports = free_ports(2)
+    path = write_graph(
+        graph_dir, "late", f"graph:\n  name: late\n  endpoint: {{host: 127.0.0.1, port: {ports[0]}}}\n"
+    )
+    graph = start(LiveGraphProcess, [str(path)])
+    assert requests.get(graph.url("/v2/health/ready"), timeout=TIMEOUT).status_code == 400
+    model = graph_dir / "models" / "iris" / "model.onnx"
+    start(ServerProcess, ["--model", str(model), "--name", "late"], name="late", ports=ports)
+    deadline = time.monotonic() + 10
+    while requests.get(graph.url("/v2/health/ready"), timeout=TIMEOUT).status_code != 200:
+        assert time.monotonic() < deadline, "the graph did not become ready after its unit came up"
+        time.sleep(0.1)
+    expected = reference.run("iris", {"input": np.array(FLOWER, dtype=np.float32)})["probabilities"]
+    np.testing.assert_allclose(probabilities(predict(graph)), expected, rtol=1e-5)
 
 
 def test_a_slow_remote_unit_times_out(start, graph_dir):
