@@ -45,14 +45,15 @@ struct Declaration {
     models: Vec<ModelDeclaration>,
 }
 
-/// One model: its V2 metadata, its settings (MLServer's field names) and the operations
-/// ([`OPERATIONS`]) its class implements.
+/// One model: its V2 metadata, its settings (MLServer's field names), the operations
+/// ([`OPERATIONS`]) its class implements and what its `health()` answered after `load()`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModelDeclaration {
     metadata: ModelMetadata,
     settings: serde_json::Value,
     operations: Vec<String>,
+    ready: bool,
 }
 
 /// A server started by `start0`: how to stop it and the thread that serves.
@@ -72,7 +73,7 @@ fn build_units(
         Arc::new(JavaClasses::find(env).map_err(|e| jni_failure("cannot find oxserve's classes", e))?);
     let vm = env.get_java_vm().map_err(|e| jni_failure("cannot reach the JVM", e))?;
     let mut units: Vec<Arc<dyn Unit>> = Vec::new();
-    for (i, ModelDeclaration { metadata, settings, operations }) in declared.into_iter().enumerate() {
+    for (i, ModelDeclaration { metadata, settings, operations, ready }) in declared.into_iter().enumerate() {
         let name = metadata.name.clone();
         let settings = ModelSettings::from_json(&settings.to_string())
             .map_err(|e| e.context(format_args!("model '{name}'")))?;
@@ -96,6 +97,7 @@ fn build_units(
             metadata,
             model,
             supported,
+            ready,
             config.max_batch_size,
             config.instances,
             timeout,

@@ -7,9 +7,10 @@
 //! the unit's timeout. Every call runs in its own JNI local frame, so the references it makes are
 //! freed when it ends.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use jni::objects::{JClass, JObject, JThrowable, JValue};
@@ -29,8 +30,11 @@ type Job = Box<dyn FnOnce(&mut Env, &JavaClasses, &JObject) + Send>;
 /// The operations of [`Unit`] that a Java model may implement, by their Rust names; the Java
 /// side lists the ones the model's class overrides (`predict` → `predict`, `transformInput` →
 /// `transform_input`, …).
-pub const OPERATIONS: [&str; 6] =
-    ["predict", "transform_input", "transform_output", "route", "aggregate", "send_feedback"];
+pub const OPERATIONS: [&str; 7] =
+    ["predict", "transform_input", "transform_output", "route", "aggregate", "send_feedback", "health"];
+
+/// How old the model's last `health()` answer may be before a readiness probe asks again.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// References to oxserve's own Java classes, found once on the Java thread that starts the
 /// server: threads attached from Rust find classes with the system class loader, which may not
@@ -54,12 +58,25 @@ pub struct JavaUnit {
     max_batch_size: usize,
     /// How long a caller waits for Java before answering `DeadlineExceeded`.
     timeout: Option<Duration>,
+    health: Arc<Health>,
     jobs: mpsc::Sender<Job>,
 }
 
+/// The model's readiness as its `health()` last answered it.
+///
+/// Readiness probes run on the server's I/O threads, which never call Java, so a probe answers
+/// the last known value and, when that is older than [`HEALTH_INTERVAL`], queues a `health()`
+/// call on a worker thread to refresh it.
+struct Health {
+    ready: AtomicBool,
+    /// Whether a refresh is queued or running, so probes never queue more than one.
+    refreshing: AtomicBool,
+    checked: Mutex<Instant>,
+}
+
 impl JavaUnit {
-    /// Starts `threads` worker threads attached to `vm` that call `model` (an `io.oxserve.Model`);
-    /// they end when the unit is dropped.
+    /// Starts `threads` worker threads attached to `vm` that call `model` (an `io.oxserve.Model`),
+    /// whose `health()` answered `ready` at start; they end when the unit is dropped.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         vm: JavaVM,
@@ -67,6 +84,7 @@ impl JavaUnit {
         metadata: ModelMetadata,
         model: Global<JObject<'static>>,
         supported: Vec<&'static str>,
+        ready: bool,
         max_batch_size: usize,
         threads: usize,
         timeout: Option<Duration>,
@@ -89,7 +107,12 @@ impl JavaUnit {
                     Error::internal(format!("model '{}': cannot start a worker thread: {e}", metadata.name))
                 })?;
         }
-        Ok(JavaUnit { metadata, supported, max_batch_size, timeout, jobs })
+        let health = Arc::new(Health {
+            ready: AtomicBool::new(ready),
+            refreshing: AtomicBool::new(false),
+            checked: Mutex::new(Instant::now()),
+        });
+        Ok(JavaUnit { metadata, supported, max_batch_size, timeout, health, jobs })
     }
 
     /// Checks a request against the declared inputs, so that Java only sees tensors it
@@ -134,6 +157,33 @@ impl JavaUnit {
 
     fn supports(&self, operation: &str) -> bool {
         self.supported.contains(&operation)
+    }
+
+    /// Queues a `health()` call when the last answer is older than [`HEALTH_INTERVAL`] and none is
+    /// queued; never waits. A `health()` that throws counts as not ready, and is logged.
+    fn refresh_health(&self) {
+        let checked = *self.health.checked.lock().unwrap_or_else(PoisonError::into_inner);
+        if checked.elapsed() < HEALTH_INTERVAL || self.health.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let health = Arc::clone(&self.health);
+        let name = self.metadata.name.clone();
+        let job: Job = Box::new(move |env, classes, model| {
+            let ready = env
+                .call_method(model, jni_str!("health"), jni_sig!("()Z"), &[])
+                .and_then(|ready| ready.z())
+                .unwrap_or_else(|e| {
+                    // `java_error` logs the exception and its stack trace.
+                    java_error(env, classes, e, &name, "health");
+                    false
+                });
+            health.ready.store(ready, Ordering::Release);
+            *health.checked.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+            health.refreshing.store(false, Ordering::Release);
+        });
+        if self.jobs.send(job).is_err() {
+            self.health.refreshing.store(false, Ordering::Release);
+        }
     }
 }
 
@@ -253,6 +303,13 @@ impl Unit for JavaUnit {
 
     fn max_batch_size(&self) -> usize {
         self.max_batch_size
+    }
+
+    fn is_ready(&self) -> bool {
+        if self.supports("health") {
+            self.refresh_health();
+        }
+        self.health.ready.load(Ordering::Acquire)
     }
 
     async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {

@@ -18,6 +18,16 @@ public interface Model {
     /** Prepares the model (reads weights, warms up) before the server takes requests. */
     default void load() throws Exception {}
 
+    /**
+     * Whether the model can take requests now; V2 and KServe readiness follow it. The server asks
+     * once after {@link #load} and then, while it is probed, at most once a second on one of the
+     * model's threads (so a busy model answers probes with its last known state). An exception
+     * counts as not ready.
+     */
+    default boolean health() throws Exception {
+        return true;
+    }
+
     /** What the model declares about its inputs and outputs; by default nothing. */
     default ModelMetadata metadata() {
         return ModelMetadata.any();

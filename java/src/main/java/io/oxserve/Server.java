@@ -176,7 +176,7 @@ public final class Server implements AutoCloseable {
         private static Map<String, Object> declare(String name, Model model, ModelOptions options) {
             String className = model.getClass().getName();
             List<String> operations = operations(model.getClass());
-            if (operations.isEmpty()) {
+            if (operations.isEmpty() || operations.equals(List.of("health"))) {
                 throw new ServerException("model '" + name + "' (" + className
                         + ") implements none of predict, transformInput, transformOutput, route, aggregate, sendFeedback");
             }
@@ -184,6 +184,12 @@ public final class Server implements AutoCloseable {
                 model.load();
             } catch (Exception e) {
                 throw new ServerException("model '" + name + "' (" + className + "): load failed: " + e, e);
+            }
+            boolean ready;
+            try {
+                ready = model.health();
+            } catch (Exception e) {
+                ready = false;
             }
             ModelMetadata metadata = model.metadata();
             Map<String, Object> meta = new LinkedHashMap<>();
@@ -202,6 +208,7 @@ public final class Server implements AutoCloseable {
             declared.put("metadata", meta);
             declared.put("settings", settings);
             declared.put("operations", operations);
+            declared.put("ready", ready);
             return declared;
         }
 
@@ -238,12 +245,15 @@ public final class Server implements AutoCloseable {
             if (overrides(type, "sendFeedback", Feedback.class)) {
                 operations.add("send_feedback");
             }
+            if (overrides(type, "health")) {
+                operations.add("health");
+            }
             return operations;
         }
 
-        private static boolean overrides(Class<?> type, String method, Class<?> parameter) {
+        private static boolean overrides(Class<?> type, String method, Class<?>... parameters) {
             try {
-                return type.getMethod(method, parameter).getDeclaringClass() != Model.class;
+                return type.getMethod(method, parameters).getDeclaringClass() != Model.class;
             } catch (NoSuchMethodException e) {
                 throw new AssertionError("io.oxserve.Model declares " + method, e);
             }

@@ -160,6 +160,25 @@ final class Models {
         }
     }
 
+    /** Echoes, and is ready while {@code ready} is set; {@code health()} throws while {@code failing} is. */
+    static final class Toggled implements Model {
+        final java.util.concurrent.atomic.AtomicBoolean ready = new java.util.concurrent.atomic.AtomicBoolean(true);
+        final java.util.concurrent.atomic.AtomicBoolean failing = new java.util.concurrent.atomic.AtomicBoolean();
+
+        @Override
+        public boolean health() {
+            if (failing.get()) {
+                throw new IllegalStateException("the model's disk is gone");
+            }
+            return ready.get();
+        }
+
+        @Override
+        public InferenceResponse predict(InferenceRequest request) {
+            return new InferenceResponse(request.inputs());
+        }
+    }
+
     /** Implements no operation at all. */
     static final class Nothing implements Model {}
 

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 /** One server in this JVM serving the test models, called over V2 REST and Seldon REST. */
 class ServerTest {
     private static final Models.Batched BATCHED = new Models.Batched();
+    private static final Models.Toggled TOGGLED = new Models.Toggled();
     private static Server server;
     private static Http http;
 
@@ -38,6 +39,7 @@ class ServerTest {
                 .model("null", new Models.AnswersNull())
                 .model("batched", BATCHED, ModelOptions.defaults().withMaxBatchSize(16, 0.05))
                 .model("transformer", new Models.Component())
+                .model("toggled", TOGGLED)
                 .start();
         http = new Http(server.httpPort());
     }
@@ -61,6 +63,35 @@ class ServerTest {
         assertEquals("java-test", metadata.get("platform").asText());
         assertEquals("x", metadata.get("inputs").get(0).get("name").asText());
         assertEquals("[-1,2]", metadata.get("inputs").get(0).get("shape").toString());
+    }
+
+    /** Polls {@code path} until it answers {@code status} (V2 answers 400 for not ready), for at most 10 s. */
+    private static void awaitStatus(String path, int status) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        int last;
+        while ((last = http.get(path).status()) != status && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        assertEquals(status, last, path);
+    }
+
+    @Test
+    void readinessFollowsTheModelsHealth() throws InterruptedException {
+        awaitStatus("/v2/models/toggled/ready", 200);
+        TOGGLED.ready.set(false);
+        awaitStatus("/v2/models/toggled/ready", 400);
+        awaitStatus("/v2/health/ready", 400);
+        TOGGLED.ready.set(true);
+        awaitStatus("/v2/models/toggled/ready", 200);
+        awaitStatus("/v2/health/ready", 200);
+    }
+
+    @Test
+    void aHealthCheckThatThrowsIsNotReady() throws InterruptedException {
+        TOGGLED.failing.set(true);
+        awaitStatus("/v2/models/toggled/ready", 400);
+        TOGGLED.failing.set(false);
+        awaitStatus("/v2/models/toggled/ready", 200);
     }
 
     @Test
