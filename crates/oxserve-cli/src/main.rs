@@ -24,7 +24,7 @@ struct Cli {
 enum Command {
     /// Serve a model repository folder, or one model file.
     Serve(Box<ServeArgs>),
-    /// Serve an inference graph (SeldonDeployment or native YAML) as one model.
+    /// Serve an inference graph (SeldonDeployment, KServe InferenceGraph or native YAML) as one model.
     Run(Box<run::RunArgs>),
     /// Print the version.
     Version,

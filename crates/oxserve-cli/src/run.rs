@@ -14,7 +14,7 @@ const MODEL_FILE: &str = "model.onnx";
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// The graph: a SeldonDeployment manifest or oxserve's native graph YAML.
+    /// The graph: a SeldonDeployment manifest, a KServe InferenceGraph or oxserve's native graph YAML.
     graph: PathBuf,
     /// Interface to listen on.
     #[arg(long, env = "OXSERVE_HOST", default_value = "0.0.0.0")]
