@@ -107,9 +107,10 @@ r-lint: r-deps toolchain
 	$(CARGO) fmt --manifest-path bindings/r/Cargo.toml -- --check
 	$(CARGO) clippy --manifest-path bindings/r/Cargo.toml --all-targets -- -D warnings
 
-# testthat serves models from separate R processes and calls them over REST.
-r-test: r-install
-	cd r/tests && R_LIBS=$(abspath $(R_LIB)) Rscript -e \
+# testthat serves models from separate R processes and calls them over REST, and over gRPC with
+# the venv's tritonclient.
+r-test: r-install $(VENV)/.test-deps
+	cd r/tests && R_LIBS=$(abspath $(R_LIB)) OXSERVE_PYTHON=$(abspath $(VPY)) Rscript -e \
 		'testthat::test_dir("testthat", package = "oxserve", load_package = "installed", stop_on_failure = TRUE)'
 
 clean:

@@ -10,6 +10,7 @@
 "_PACKAGE"
 
 # The routines of the Rust library (bindings/r), registered by useDynLib in NAMESPACE.
-# serve_models() returns NULL, or the message of a start-up or serving failure.
+# serve_models() returns NULL, or the message of a start-up or serving failure; parse_json()
+# returns list(value =) or list(error =).
 serve_models <- function(models, options) .Call(wrap__serve_models, models, options)
-core_version <- function() .Call(wrap__core_version)
+parse_json <- function(text) .Call(wrap__parse_json, text)

@@ -190,14 +190,23 @@ fn serve_models(models: List, options: Robj) -> Robj {
     }
 }
 
-/// The version of the Rust core this package was built from.
+/// Parses JSON `text` (Seldon's `PREDICTIVE_UNIT_PARAMETERS`) into `list(value =)`, or
+/// `list(error =)` naming what is wrong: base R has no JSON reader, and the package needs
+/// nothing from CRAN.
 #[extendr]
-fn core_version() -> &'static str {
-    env!("CARGO_PKG_VERSION")
+fn parse_json(text: &str) -> Robj {
+    let parsed = serde_json::from_str::<serde_json::Value>(text)
+        .map_err(|e| Error::invalid(e.to_string()))
+        .and_then(|value| convert::json_to_r(&value));
+    let (name, value) = match parsed {
+        Ok(value) => ("value", value),
+        Err(e) => ("error", Strings::from_values([e.message]).into()),
+    };
+    List::from_names_and_values([name], [value]).map(Robj::from).unwrap_or_else(|_| Robj::from(()))
 }
 
 extendr_module! {
     mod oxserve;
     fn serve_models;
-    fn core_version;
+    fn parse_json;
 }

@@ -103,3 +103,19 @@ test_that("Ctrl-C drains the server and serve() returns", {
   expect_equal(server$process$get_exit_status(), 0L)
   expect_match(paste(readLines(server$log), collapse = "\n"), "drained; bye.*serve\\(\\) returned")
 })
+
+test_that("V2 gRPC answers like REST, and an R error is INTERNAL with its message", {
+  python <- Sys.getenv("OXSERVE_PYTHON")
+  skip_if(python == "", "OXSERVE_PYTHON (a Python with tritonclient[grpc]) is not set; make r-test sets it")
+  grpc <- function(server, model, ...) {
+    columns <- c(...)
+    args <- c(test_path("v2_grpc_client.py"), server$grpc_port, model, paste0(names(columns), "=", columns))
+    jsonlite::fromJSON(system2(python, args, stdout = TRUE))
+  }
+  server <- serve_glm()
+  answer <- grpc(server, "cars", wt = paste(cars$wt, collapse = ","), hp = paste(cars$hp, collapse = ","))
+  expect_equal(answer$outputs$predict, expected, tolerance = 1e-12)
+  answer <- grpc(server, "cars", wt = "1,2")
+  expect_equal(answer$status, "StatusCode.INTERNAL")
+  expect_match(answer$message, "model 'cars': predict failed: object 'hp' not found")
+})
