@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use oxserve_core::{Error, Result};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::{
@@ -21,31 +22,41 @@ use super::{
 };
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(dead_code, reason = "apiVersion and kind are read by the format probe; status is a cluster's")]
+#[serde(deny_unknown_fields)]
 pub(super) struct Manifest {
-    api_version: String,
-    kind: String,
+    /// Read by the format probe.
+    #[serde(rename = "apiVersion")]
+    _api_version: IgnoredAny,
+    #[serde(rename = "kind")]
+    _kind: IgnoredAny,
     #[serde(default)]
     metadata: BTreeMap<String, Value>,
     spec: Spec,
-    status: Option<Value>,
+    /// What a cluster wrote back, so that a manifest read back from one loads.
+    #[serde(rename = "status")]
+    _status: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(dead_code, reason = "scaling and placement mean nothing in one process")]
+#[serde(deny_unknown_fields)]
 struct Spec {
     nodes: BTreeMap<String, Router>,
     /// Seconds a request may take, applied to each model server call.
     #[serde(default)]
     timeout: Option<u64>,
-    resources: Option<Value>,
-    affinity: Option<Value>,
-    min_replicas: Option<Value>,
-    max_replicas: Option<Value>,
-    scale_target: Option<Value>,
-    scale_metric: Option<Value>,
+    // Scaling and placement: accepted, meaningless in one process.
+    #[serde(rename = "resources")]
+    _resources: Option<IgnoredAny>,
+    #[serde(rename = "affinity")]
+    _affinity: Option<IgnoredAny>,
+    #[serde(rename = "minReplicas")]
+    _min_replicas: Option<IgnoredAny>,
+    #[serde(rename = "maxReplicas")]
+    _max_replicas: Option<IgnoredAny>,
+    #[serde(rename = "scaleTarget")]
+    _scale_target: Option<IgnoredAny>,
+    #[serde(rename = "scaleMetric")]
+    _scale_metric: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,9 +92,9 @@ struct Step {
     weight: Option<u64>,
     #[serde(default)]
     condition: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code, reason = "every step is a hard dependency here")]
-    dependency: Option<Dependency>,
+    /// Checked to be `Soft` or `Hard`; every step is a hard dependency here.
+    #[serde(rename = "dependency")]
+    _dependency: Option<Dependency>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use oxserve_core::{Error, Result};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::{
@@ -22,27 +23,24 @@ use super::{
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct Manifest {
-    #[allow(dead_code, reason = "checked by the format probe; kept so that the field is known")]
-    api_version: String,
-    #[allow(dead_code, reason = "checked by the format probe; kept so that the field is known")]
-    kind: String,
+    /// Read by the format probe.
+    #[serde(rename = "apiVersion")]
+    _api_version: IgnoredAny,
+    #[serde(rename = "kind")]
+    _kind: IgnoredAny,
     #[serde(default)]
     metadata: ObjectMeta,
     spec: Spec,
-    /// What a cluster wrote back; irrelevant here.
-    #[serde(default)]
-    #[allow(dead_code, reason = "accepted so that a manifest read back from a cluster loads")]
-    status: Option<Value>,
+    /// What a cluster wrote back, so that a manifest read back from one loads.
+    #[serde(rename = "status")]
+    _status: Option<IgnoredAny>,
 }
 
+/// Only the name: namespace, labels and annotations mean nothing without a cluster.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct ObjectMeta {
     #[serde(default)]
     name: Option<String>,
-    #[serde(flatten)]
-    #[allow(dead_code, reason = "namespace, labels, annotations… mean nothing without a cluster")]
-    other: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,18 +55,15 @@ struct Spec {
     #[serde(default)]
     annotations: BTreeMap<String, String>,
     predictors: Vec<Predictor>,
-    /// Fields that size or place pods: accepted, meaningless in one process.
-    #[serde(default)]
-    #[allow(dead_code, reason = "accepted so that a cluster manifest loads unchanged")]
-    server_type: Option<Value>,
-    #[serde(default)]
-    #[allow(dead_code, reason = "accepted so that a cluster manifest loads unchanged")]
-    replicas: Option<Value>,
+    // Fields that size or place pods: accepted, meaningless in one process.
+    #[serde(rename = "serverType")]
+    _server_type: Option<IgnoredAny>,
+    #[serde(rename = "replicas")]
+    _replicas: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(dead_code, reason = "the Kubernetes-only fields are accepted and not acted on")]
 struct Predictor {
     #[serde(default)]
     name: Option<String>,
@@ -81,18 +76,25 @@ struct Predictor {
     shadow: bool,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
-    replicas: Option<Value>,
-    labels: Option<Value>,
-    svc_orch_spec: Option<Value>,
-    engine_resources: Option<Value>,
-    explainer: Option<Value>,
-    ssl: Option<Value>,
-    progress_deadline_seconds: Option<Value>,
+    // Kubernetes-only fields: accepted, not acted on.
+    #[serde(rename = "replicas")]
+    _replicas: Option<IgnoredAny>,
+    #[serde(rename = "labels")]
+    _labels: Option<IgnoredAny>,
+    #[serde(rename = "svcOrchSpec")]
+    _svc_orch_spec: Option<IgnoredAny>,
+    #[serde(rename = "engineResources")]
+    _engine_resources: Option<IgnoredAny>,
+    #[serde(rename = "explainer")]
+    _explainer: Option<IgnoredAny>,
+    #[serde(rename = "ssl")]
+    _ssl: Option<IgnoredAny>,
+    #[serde(rename = "progressDeadlineSeconds")]
+    _progress_deadline_seconds: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(dead_code, reason = "credentials and storage images serve a cluster's model download")]
 struct Node {
     name: String,
     #[serde(default)]
@@ -109,10 +111,15 @@ struct Node {
     parameters: Vec<Parameter>,
     #[serde(default)]
     model_uri: Option<String>,
-    service_account_name: Option<Value>,
-    env_secret_ref_name: Option<Value>,
-    storage_initializer_image: Option<Value>,
-    logger: Option<Value>,
+    // A cluster's model download and payload logging: accepted, not acted on.
+    #[serde(rename = "serviceAccountName")]
+    _service_account_name: Option<IgnoredAny>,
+    #[serde(rename = "envSecretRefName")]
+    _env_secret_ref_name: Option<IgnoredAny>,
+    #[serde(rename = "storageInitializerImage")]
+    _storage_initializer_image: Option<IgnoredAny>,
+    #[serde(rename = "logger")]
+    _logger: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
