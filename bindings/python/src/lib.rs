@@ -10,6 +10,7 @@ mod convert;
 mod unit;
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -88,12 +89,26 @@ fn build_units(declared: Vec<Declared>, metrics: &Metrics) -> oxserve_core::Resu
     Ok(units)
 }
 
-/// Serves `handlers` until SIGTERM or Ctrl-C, with the GIL released.
+/// Loads the models of repository folders that Rust serves itself (ONNX, in MLServer's or
+/// Triton's layout) with the server's repository loader, so that one process serves a repository
+/// whose other folders are Python models. Must run inside the tokio runtime.
+fn load_folders(folders: &[PathBuf], metrics: &Metrics) -> oxserve_core::Result<Vec<Arc<dyn Unit>>> {
+    let mut units = Vec::new();
+    for folder in folders {
+        let unit = oxserve_server::load_model_folder(folder, metrics)
+            .map_err(|e| e.context(format_args!("model folder {}", folder.display())))?;
+        units.extend(unit);
+    }
+    Ok(units)
+}
+
+/// Serves `handlers`, and the models in `model_folders` (see [`load_folders`]), until SIGTERM or
+/// Ctrl-C, with the GIL released.
 ///
 /// A start-up failure (a port in use, inconsistent settings) raises `ServerError` naming it.
 #[pyfunction]
 #[pyo3(signature = (
-    handlers, *, host, http_port, grpc_port, reuse_port=false, max_request_size=64 * 1024 * 1024,
+    handlers, *, host, http_port, grpc_port, model_folders=Vec::new(), reuse_port=false, max_request_size=64 * 1024 * 1024,
     drain_timeout=30.0, default_model=None, seldon_unit_id=None, seldon_unit_image=None, log_level="info"
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -103,6 +118,7 @@ fn serve(
     host: &str,
     http_port: u16,
     grpc_port: u16,
+    model_folders: Vec<PathBuf>,
     reuse_port: bool,
     max_request_size: usize,
     drain_timeout: f64,
@@ -142,7 +158,11 @@ fn serve(
             .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
         let served = runtime.block_on(async move {
             let metrics = Arc::new(Metrics::new());
-            let units = build_units(declared, &metrics)?;
+            let mut units = build_units(declared, &metrics)?;
+            units.extend(load_folders(&model_folders, &metrics)?);
+            if units.is_empty() {
+                return Err(Error::invalid("no models to serve"));
+            }
             let registry = Registry::new(units, default_model)?;
             oxserve_server::serve(config, registry, metrics).await
         });

@@ -31,11 +31,7 @@ pub fn load_repository(dir: &Path, metrics: &Metrics) -> Result<Vec<Arc<dyn Unit
     folders.sort();
     let mut units = Vec::new();
     for folder in folders {
-        let Some(found) = discover(&folder)? else {
-            tracing::debug!(folder = %folder.display(), "no model here; skipped");
-            continue;
-        };
-        units.push(load(&found.name, &found.model_path, &found.settings, metrics)?);
+        units.extend(load_model_folder(&folder, metrics)?);
     }
     if units.is_empty() {
         return Err(Error::invalid(format!(
@@ -45,6 +41,17 @@ pub fn load_repository(dir: &Path, metrics: &Metrics) -> Result<Vec<Arc<dyn Unit
         )));
     }
     Ok(units)
+}
+
+/// Loads the model in one repository folder (MLServer's or Triton's layout), or `None` when the
+/// folder holds no model. Hosts that serve some folders of a repository themselves (the Python
+/// package serves its prepackaged frameworks) hand the others here one by one.
+pub fn load_model_folder(folder: &Path, metrics: &Metrics) -> Result<Option<Arc<dyn Unit>>> {
+    let Some(found) = discover(folder)? else {
+        tracing::debug!(folder = %folder.display(), "no model here; skipped");
+        return Ok(None);
+    };
+    load(&found.name, &found.model_path, &found.settings, metrics).map(Some)
 }
 
 /// A model found in a repository folder, ready for [`load`].
@@ -220,7 +227,9 @@ fn load(name: &str, path: &Path, settings: &ModelSettings, metrics: &Metrics) ->
         "onnx" | "onnxruntime" | "onnxruntime_onnx" => Arc::new(OnnxModel::load(name, path, settings)?),
         other => {
             return Err(Error::invalid(format!(
-                "model '{name}': implementation '{other}' is not available; this build serves: onnx"
+                "model '{name}': implementation '{other}' is not available; this build serves: onnx \
+                 (the oxserve Python package serves scikit-learn, XGBoost, LightGBM, MLflow and \
+                 TensorFlow folders, and ONNX ones beside them: python -m oxserve --model-repository DIR)"
             )));
         }
     };

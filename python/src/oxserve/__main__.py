@@ -1,4 +1,6 @@
-"""``python -m oxserve --model-class module:Class``: serve a KServe-shaped :class:`oxserve.Model`."""
+"""``python -m oxserve --model-class module:Class``: serve a KServe-shaped :class:`oxserve.Model`;
+``python -m oxserve --model-repository DIR``: serve a model repository (prepackaged Python servers
+and ONNX models, each folder with its ``model-settings.json``)."""
 
 import argparse
 import importlib
@@ -7,6 +9,8 @@ import sys
 
 from .errors import ServerError, StartupError
 from .kserve import Model, ModelServer
+from .repository import point_rust_at_onnxruntime, read_repository
+from .server import serve
 
 
 def _model_class(spec):
@@ -30,8 +34,11 @@ def _model_class(spec):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m oxserve", description=__doc__)
-    parser.add_argument(
-        "--model-class", required=True, help="module:Class (or module.Class), an oxserve.Model"
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model-class", help="module:Class (or module.Class), an oxserve.Model")
+    source.add_argument(
+        "--model-repository",
+        help="a folder of model folders; batching comes from each folder's model-settings.json",
     )
     parser.add_argument("--model-name", help="name the model is served under (default: the class name)")
     parser.add_argument("--http-port", type=int, help="REST port (default: $OXSERVE_HTTP_PORT, else 8080)")
@@ -45,6 +52,18 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds a call may take (0: no bound)")
     args = parser.parse_args(argv)
     try:
+        if args.model_repository:
+            handlers, native = read_repository(args.model_repository)
+            if native:
+                point_rust_at_onnxruntime()
+            serve(
+                lambda: handlers,
+                http_port=args.http_port,
+                grpc_port=args.grpc_port,
+                workers=args.workers,
+                model_folders=native,
+            )
+            return
         cls = _model_class(args.model_class)
         model = cls(args.model_name or cls.__name__)
         server = ModelServer(

@@ -30,8 +30,10 @@ def serve(
     max_request_size=64 * 1024 * 1024,
     seldon_unit_id=None,
     seldon_unit_image=None,
+    model_folders=(),
 ):
-    """Serves the handlers that ``make_handlers()`` returns until SIGTERM or Ctrl-C.
+    """Serves the handlers that ``make_handlers()`` returns, and the repository folders in
+    ``model_folders`` that the Rust core loads itself (ONNX), until SIGTERM or Ctrl-C.
 
     Ports left out come from ``OXSERVE_HTTP_PORT`` and ``OXSERVE_GRPC_PORT`` (as for the
     ``oxserve serve`` command), else 8080 and 8081.
@@ -54,6 +56,7 @@ def serve(
         max_request_size=int(max_request_size),
         seldon_unit_id=seldon_unit_id,
         seldon_unit_image=seldon_unit_image,
+        model_folders=[str(folder) for folder in model_folders],
     )
     if int(workers) <= 1:
         _serve_here(make_handlers, options, reuse_port=False)

@@ -1,0 +1,37 @@
+"""TensorFlow SavedModels, called through a serving signature."""
+
+from ..errors import InvalidInput
+from ._base import PrepackagedModel
+
+
+class TensorFlowModel(PrepackagedModel):
+    """Calls the signature ``parameters.extra.signature`` (``serving_default`` by default) with one
+    argument per request input, by name, and answers its outputs by their signature names."""
+
+    implementation = "tensorflow"
+    module = "tensorflow"
+    package = "tensorflow"
+    model_files = ("saved_model.pb",)
+
+    def load_model(self, tensorflow, path):
+        # The model is the folder that holds saved_model.pb; parameters.uri may name either.
+        folder = path.parent if path.name == "saved_model.pb" else path
+        loaded = tensorflow.saved_model.load(str(folder))
+        name = self.extra.get("signature", "serving_default")
+        if name not in loaded.signatures:
+            raise self.fail(
+                f"the SavedModel has no signature '{name}'; it has {', '.join(loaded.signatures)}"
+            )
+        self.tensorflow = tensorflow
+        self.signature = loaded.signatures[name]
+        self.argument_names = sorted(self.signature.structured_input_signature[1])
+        # A loaded SavedModel owns the variables the signature reads; keep it alive.
+        return loaded
+
+    def infer(self, arrays, requested):
+        missing = [name for name in self.argument_names if name not in arrays]
+        if missing:
+            raise InvalidInput(f"model '{self.name}' needs inputs {self.argument_names}; missing {missing}")
+        arguments = {name: self.tensorflow.constant(arrays[name]) for name in self.argument_names}
+        outputs = self.signature(**arguments)
+        return {name: value.numpy() for name, value in outputs.items() if not requested or name in requested}
