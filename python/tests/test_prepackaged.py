@@ -18,7 +18,9 @@ import requests
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 import xgboost
-from sklearn.linear_model import LinearRegression
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
 
 from conftest import REPO, TIMEOUT, Server, python_command
 
@@ -72,6 +74,11 @@ def repository(tmp_path_factory, iris):
     columns = write_folder(root, "columns", {"implementation": "sklearn"})
     joblib.dump(LinearRegression().fit(frame, X[:, 2]), columns / "model.joblib")
 
+    # Text in, string labels out: BYTES both ways.
+    reviews = make_pipeline(CountVectorizer(), LogisticRegression())
+    reviews.fit(["good movie", "great film", "bad movie", "awful film"], ["pos", "pos", "neg", "neg"])
+    joblib.dump(reviews, write_folder(root, "reviews", {"implementation": "sklearn"}) / "model.joblib")
+
     booster = xgboost.XGBClassifier(n_estimators=5, max_depth=2).fit(X, y).get_booster()
     for name, file in [("xgboost", "model.json"), ("xgboost-ubj", "model.ubj")]:
         folder = write_folder(
@@ -122,7 +129,16 @@ def fp32(name, array):
 
 
 def test_every_folder_is_one_ready_model(server):
-    for model in ["sklearn", "sklearn-proba", "columns", "xgboost", "xgboost-ubj", "lightgbm", "onnx"]:
+    for model in [
+        "sklearn",
+        "sklearn-proba",
+        "columns",
+        "reviews",
+        "xgboost",
+        "xgboost-ubj",
+        "lightgbm",
+        "onnx",
+    ]:
         assert requests.get(server.url(f"/v2/models/{model}/ready"), timeout=TIMEOUT).status_code == 200
     assert requests.get(server.url("/v2/models/sklearn"), timeout=TIMEOUT).json()["platform"] == "sklearn"
 
@@ -165,6 +181,12 @@ def test_several_inputs_are_dataframe_columns(server, repository):
     bad = infer(server, "columns", [fp32("a", X[:4, :2]), fp32("b", X[:4, 1])])
     assert bad.status_code == 400
     assert "input 'a' has shape [4, 2]" in bad.json()["error"]
+
+
+def test_text_in_and_string_labels_out(server):
+    text = {"name": "text", "datatype": "BYTES", "shape": [2], "data": ["a great film", "awful"]}
+    out = infer(server, "reviews", [text]).json()["outputs"][0]
+    assert (out["datatype"], out["data"]) == ("BYTES", ["pos", "neg"])
 
 
 def test_xgboost_json_and_ubj_boosters(server, repository):
@@ -343,6 +365,14 @@ def test_framework_not_installed_is_a_startup_error(tmp_path):
     output = start_failure(tmp_path)
     assert f"model folder {folder} (tensorflow): needs the Python package 'tensorflow'" in output
     assert "pip install tensorflow" in output
+
+
+def test_model_class_options_are_refused_with_a_repository(tmp_path):
+    server = Server(
+        python_command("-m", "oxserve", "--model-repository", str(tmp_path), "--max-batch-size", "8")
+    )
+    assert server.run() == 2
+    assert "--max-batch-size: only with --model-class" in server.output()
 
 
 def test_empty_repository(tmp_path):

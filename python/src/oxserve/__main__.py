@@ -51,6 +51,15 @@ def main(argv=None):
     parser.add_argument("--instances", type=int, default=1, help="concurrent predict calls (Python threads)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds a call may take (0: no bound)")
     args = parser.parse_args(argv)
+    # Model options that a repository's settings files replace: ignoring them silently would leave
+    # a user believing, say, that batching is on.
+    model_options = ("model_name", "max_batch_size", "max_batch_time", "instances", "timeout")
+    given = [o for o in model_options if getattr(args, o) != parser.get_default(o)]
+    if args.model_repository and given:
+        parser.error(
+            f"{', '.join('--' + o.replace('_', '-') for o in given)}: only with --model-class; the models "
+            "of --model-repository take their name and scheduling from their model-settings.json"
+        )
     try:
         if args.model_repository:
             handlers, native = read_repository(args.model_repository)
