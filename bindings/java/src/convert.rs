@@ -7,16 +7,55 @@
 //! data (a primitive array, a direct `ByteBuffer`, or the length-prefixed encoding of `BYTES`
 //! that `Bridge` writes) is copied once into the tensor's [`Bytes`].
 
+use std::sync::mpsc;
+
 use bytes::Bytes;
 use jni::elements::ReleaseMode;
 use jni::objects::{
     JBooleanArray, JByteArray, JByteBuffer, JDoubleArray, JFloatArray, JIntArray, JLongArray, JObject,
     JObjectArray, JPrimitiveArray, JShortArray, JString, JValue, TypeArray,
 };
+use jni::refs::Global;
 use jni::{Env, jni_sig, jni_str};
 use oxserve_core::{DataType, Error, Feedback, InferenceRequest, InferenceResponse, Result, Tensor};
 
-use crate::unit::JavaClasses;
+use crate::unit::{JavaClasses, Job};
+
+/// The queue of a unit's worker threads, where a [`DirectBuffer`] sends its global reference to
+/// be deleted: deleting one needs a thread attached to the JVM, which the server's threads are not.
+pub type Release = mpsc::Sender<Job>;
+
+/// A direct `ByteBuffer` a model answered, lent to a response tensor as its bytes.
+struct DirectBuffer {
+    /// Keeps the buffer, and so its memory, alive; taken only when dropped.
+    buffer: Option<Global<JByteBuffer<'static>>>,
+    ptr: *mut u8,
+    len: usize,
+    release: Release,
+}
+
+// SAFETY: the buffer's memory is never written through this owner, and the global reference
+// (which is `Send`) keeps it alive; `io.oxserve.Tensor` asks models not to change data they
+// handed over.
+unsafe impl Send for DirectBuffer {}
+
+impl AsRef<[u8]> for DirectBuffer {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `ptr` and `len` are the address and capacity of the direct buffer that
+        // `buffer` keeps alive; a direct buffer's memory never moves.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for DirectBuffer {
+    fn drop(&mut self) {
+        if let Some(buffer) = self.buffer.take() {
+            // When the unit's threads are gone, the reference is deleted here after all (jni
+            // attaches this thread for it).
+            let _ = self.release.send(Box::new(move |_, _, _| drop(buffer)));
+        }
+    }
+}
 
 #[cfg(target_endian = "big")]
 compile_error!(
@@ -181,12 +220,13 @@ pub fn feedback_to_java<'local>(
 pub fn response_from_java(
     env: &mut Env,
     classes: &JavaClasses,
+    release: &Release,
     answer: &JObject,
     id: Option<String>,
     model_name: &str,
     model_version: Option<String>,
 ) -> jni::errors::Result<Result<InferenceResponse>> {
-    let outputs = match tensors_from_java(env, classes, answer, "outputs")? {
+    let outputs = match tensors_from_java(env, classes, release, answer, "outputs")? {
         Ok(outputs) => outputs,
         Err(e) => return Ok(Err(e)),
     };
@@ -203,10 +243,11 @@ pub fn response_from_java(
 pub fn request_from_java(
     env: &mut Env,
     classes: &JavaClasses,
+    release: &Release,
     answer: &JObject,
     original: InferenceRequest,
 ) -> jni::errors::Result<Result<InferenceRequest>> {
-    Ok(tensors_from_java(env, classes, answer, "inputs")?
+    Ok(tensors_from_java(env, classes, release, answer, "inputs")?
         .map(|inputs| InferenceRequest { inputs, ..original }))
 }
 
@@ -215,6 +256,7 @@ pub fn request_from_java(
 fn tensors_from_java(
     env: &mut Env,
     classes: &JavaClasses,
+    release: &Release,
     message: &JObject,
     field: &str,
 ) -> jni::errors::Result<Result<Vec<Tensor>>> {
@@ -236,7 +278,7 @@ fn tensors_from_java(
     let mut out = Vec::with_capacity(count);
     for i in 0..count {
         let tensor = tensors.get_element(env, i)?;
-        let read = tensor_from_java(env, &tensor)?;
+        let read = tensor_from_java(env, release, &tensor)?;
         env.delete_local_ref(tensor);
         match read {
             Ok(tensor) => out.push(tensor),
@@ -247,7 +289,11 @@ fn tensors_from_java(
 }
 
 /// One `io.oxserve.Tensor`, which checked its data against its datatype and shape when built.
-fn tensor_from_java(env: &mut Env, tensor: &JObject) -> jni::errors::Result<Result<Tensor>> {
+fn tensor_from_java(
+    env: &mut Env,
+    release: &Release,
+    tensor: &JObject,
+) -> jni::errors::Result<Result<Tensor>> {
     let name = env.call_method(tensor, jni_str!("name"), jni_sig!("()Ljava/lang/String;"), &[])?.l()?;
     let name = string(env, name)?;
     let datatype =
@@ -265,20 +311,32 @@ fn tensor_from_java(env: &mut Env, tensor: &JObject) -> jni::errors::Result<Resu
         Err(e) => return Ok(Err(e)),
     };
     let data = env.call_method(tensor, jni_str!("wireData"), jni_sig!("()Ljava/lang/Object;"), &[])?.l()?;
-    let data = data_from_java(env, datatype, &data)?;
+    let data = data_from_java(env, release, datatype, &data)?;
     Ok(Tensor::new(name, datatype, shape, data))
 }
 
-/// A tensor's data, copied once: a direct `ByteBuffer`'s bytes, or a primitive array's
-/// elements (of the array type `io.oxserve.Tensor` pairs with `datatype`).
-fn data_from_java(env: &mut Env, datatype: DataType, data: &JObject) -> jni::errors::Result<Bytes> {
+/// A tensor's data: a direct `ByteBuffer`'s memory as it is, or a primitive array's elements
+/// (of the array type `io.oxserve.Tensor` pairs with `datatype`) copied once.
+fn data_from_java(
+    env: &mut Env,
+    release: &Release,
+    datatype: DataType,
+    data: &JObject,
+) -> jni::errors::Result<Bytes> {
     if env.is_instance_of(data, jni_str!("java/nio/ByteBuffer"))? {
         let buffer = env.as_cast::<JByteBuffer>(data)?;
-        let address = env.get_direct_buffer_address(&buffer)?;
         let len = env.get_direct_buffer_capacity(&buffer)?;
-        // SAFETY: a direct buffer's address and capacity describe memory that the buffer keeps
-        // alive, and `data` holds the buffer for the duration of the copy.
-        return Ok(Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(address, len) }));
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let ptr = env.get_direct_buffer_address(&buffer)?;
+        let buffer = env.new_global_ref(&*buffer)?;
+        return Ok(Bytes::from_owner(DirectBuffer {
+            buffer: Some(buffer),
+            ptr,
+            len,
+            release: release.clone(),
+        }));
     }
     match datatype {
         DataType::Bool => {

@@ -25,7 +25,7 @@ use oxserve_core::{
 use crate::convert;
 
 /// A unit of work for a worker thread, given the model object; it sends its own result back.
-type Job = Box<dyn FnOnce(&mut Env, &JavaClasses, &JObject) + Send>;
+pub type Job = Box<dyn FnOnce(&mut Env, &JavaClasses, &JObject) + Send>;
 
 /// The operations of [`Unit`] that a Java model may implement, by their Rust names; the Java
 /// side lists the ones the model's class overrides (`predict` → `predict`, `transformInput` →
@@ -123,17 +123,21 @@ impl JavaUnit {
 
     /// Runs `call` with the model on a worker thread and waits for its answer. `call` returns
     /// a JNI error when Java threw (the exception is still pending) and an [`Error`] inside `Ok`
-    /// when the model answered something oxserve cannot use.
+    /// when the model answered something oxserve cannot use; it gets the unit's queue to lend
+    /// answered buffers to tensors (see [`convert::Release`]).
     async fn call<T: Send + 'static>(
         &self,
         operation: &'static str,
-        call: impl FnOnce(&mut Env, &JavaClasses, &JObject) -> jni::errors::Result<Result<T>> + Send + 'static,
+        call: impl FnOnce(&mut Env, &JavaClasses, &JObject, &convert::Release) -> jni::errors::Result<Result<T>>
+        + Send
+        + 'static,
     ) -> Result<T> {
         let model = &self.metadata.name;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let name = model.clone();
+        let release = self.jobs.clone();
         let job: Job = Box::new(move |env, classes, object| {
-            let result = call(env, classes, object)
+            let result = call(env, classes, object, &release)
                 .unwrap_or_else(|e| Err(java_error(env, classes, e, &name, operation)));
             let _ = reply.send(result);
         });
@@ -320,7 +324,7 @@ impl Unit for JavaUnit {
             )));
         }
         self.check(&request)?;
-        self.call("predict", move |env, classes, model| {
+        self.call("predict", move |env, classes, model, release| {
             let message = convert::request_to_java(env, classes, &request)?;
             let answer = env
                 .call_method(
@@ -333,6 +337,7 @@ impl Unit for JavaUnit {
             convert::response_from_java(
                 env,
                 classes,
+                release,
                 &answer,
                 request.id,
                 &request.model_name,
@@ -347,7 +352,7 @@ impl Unit for JavaUnit {
             return Ok(request);
         }
         self.check(&request)?;
-        self.call("transform_input", move |env, classes, model| {
+        self.call("transform_input", move |env, classes, model, release| {
             let message = convert::request_to_java(env, classes, &request)?;
             let answer = env
                 .call_method(
@@ -357,7 +362,7 @@ impl Unit for JavaUnit {
                     &[JValue::Object(&message)],
                 )?
                 .l()?;
-            convert::request_from_java(env, classes, &answer, request)
+            convert::request_from_java(env, classes, release, &answer, request)
         })
         .await
     }
@@ -366,7 +371,7 @@ impl Unit for JavaUnit {
         if !self.supports("transform_output") {
             return Ok(response);
         }
-        self.call("transform_output", move |env, classes, model| {
+        self.call("transform_output", move |env, classes, model, release| {
             let message = convert::response_to_java(env, classes, &response)?;
             let answer = env
                 .call_method(
@@ -379,6 +384,7 @@ impl Unit for JavaUnit {
             convert::response_from_java(
                 env,
                 classes,
+                release,
                 &answer,
                 response.id,
                 &response.model_name,
@@ -394,7 +400,7 @@ impl Unit for JavaUnit {
         }
         self.check(request)?;
         let request = request.clone();
-        self.call("route", move |env, classes, model| {
+        self.call("route", move |env, classes, model, _| {
             let message = convert::request_to_java(env, classes, &request)?;
             let route = env
                 .call_method(
@@ -414,7 +420,7 @@ impl Unit for JavaUnit {
             return Err(Error::unimplemented(format!("unit '{}' does not aggregate", self.metadata.name)));
         }
         let model_name = self.metadata.name.clone();
-        self.call("aggregate", move |env, classes, model| {
+        self.call("aggregate", move |env, classes, model, release| {
             let messages = convert::responses_to_java(env, classes, &responses)?;
             let answer = env
                 .call_method(
@@ -425,7 +431,7 @@ impl Unit for JavaUnit {
                 )?
                 .l()?;
             let id = responses.first().and_then(|r| r.id.clone());
-            convert::response_from_java(env, classes, &answer, id, &model_name, None)
+            convert::response_from_java(env, classes, release, &answer, id, &model_name, None)
         })
         .await
     }
@@ -438,7 +444,7 @@ impl Unit for JavaUnit {
             )));
         }
         let model_name = self.metadata.name.clone();
-        self.call("send_feedback", move |env, classes, model| {
+        self.call("send_feedback", move |env, classes, model, release| {
             let message = convert::feedback_to_java(env, classes, &feedback)?;
             let answer = env
                 .call_method(
@@ -449,7 +455,7 @@ impl Unit for JavaUnit {
                 )?
                 .l()?;
             let id = feedback.request.as_ref().and_then(|r| r.id.clone());
-            convert::response_from_java(env, classes, &answer, id, &model_name, None)
+            convert::response_from_java(env, classes, release, &answer, id, &model_name, None)
         })
         .await
     }
