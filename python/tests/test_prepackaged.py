@@ -25,6 +25,20 @@ from sklearn.pipeline import make_pipeline
 from conftest import REPO, TIMEOUT, Server, python_command
 
 
+def serve_repository(repository):
+    """The command that serves `repository` on the test's ports."""
+    return python_command(
+        "-m",
+        "oxserve",
+        "--model-repository",
+        str(repository),
+        "--http-port",
+        "{http}",
+        "--grpc-port",
+        "{grpc}",
+    )
+
+
 def write_folder(repository, name, settings):
     """A model folder holding `settings` as its model-settings.json."""
     folder = repository / name
@@ -101,18 +115,7 @@ def repository(tmp_path_factory, iris):
 
 @pytest.fixture(scope="module")
 def server(repository):
-    server = Server(
-        python_command(
-            "-m",
-            "oxserve",
-            "--model-repository",
-            str(repository[0]),
-            "--http-port",
-            "{http}",
-            "--grpc-port",
-            "{grpc}",
-        )
-    ).start()
+    server = Server(serve_repository(repository[0])).start()
     yield server
     server.stop()
 
@@ -234,18 +237,7 @@ def test_mlflow_pyfunc_folder(tmp_path, server_factory, iris):
         {"implementation": "mlserver_mlflow.MLflowRuntime", "parameters": {"uri": "./model"}},
     )
     mlflow.sklearn.save_model(clf, str(folder / "model"), serialization_format="cloudpickle")
-    server = server_factory(
-        python_command(
-            "-m",
-            "oxserve",
-            "--model-repository",
-            str(repository),
-            "--http-port",
-            "{http}",
-            "--grpc-port",
-            "{grpc}",
-        )
-    )
+    server = server_factory(serve_repository(repository))
     out = infer(
         server,
         "iris",
@@ -266,36 +258,19 @@ def test_tensorflow_saved_model(tmp_path, server_factory):
     repository = tmp_path / "repository"
     folder = write_folder(repository, "doubler", {"implementation": "tensorflow"})
     tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
-    server = server_factory(
-        python_command(
-            "-m",
-            "oxserve",
-            "--model-repository",
-            str(repository),
-            "--http-port",
-            "{http}",
-            "--grpc-port",
-            "{grpc}",
-        )
-    )
+    server = server_factory(serve_repository(repository))
     out = infer(server, "doubler", [fp32("x", np.array([[1.0, 2.0]], dtype=np.float32))]).json()
     assert out["outputs"] == [{"name": "y", "datatype": "FP32", "shape": [1, 2], "data": [2.0, 4.0]}]
+    # KServe v1 rows carry no input name and arrive as FP64: the one argument takes them as FP32.
+    v1 = requests.post(
+        server.url("/v1/models/doubler:predict"), json={"instances": [[1, 2]]}, timeout=TIMEOUT
+    )
+    assert v1.json() == {"predictions": [[2.0, 4.0]]}
 
 
 def start_failure(repository):
     """Runs the server on `repository`, expecting it to stop at start-up; returns its output."""
-    server = Server(
-        python_command(
-            "-m",
-            "oxserve",
-            "--model-repository",
-            str(repository),
-            "--http-port",
-            "{http}",
-            "--grpc-port",
-            "{grpc}",
-        )
-    )
+    server = Server(serve_repository(repository))
     assert server.run() == 1, server.output()
     return server.output()
 
@@ -386,18 +361,7 @@ def test_example_repository_with_an_onnx_folder(tmp_path, server_factory, iris):
     shutil.copytree(REPO / "examples" / "python-prepackaged", folder)
     subprocess.run([sys.executable, "train.py"], cwd=folder, check=True, timeout=TIMEOUT, capture_output=True)
     onnx_doubler(write_folder(folder / "models", "doubler", {}) / "model.onnx")
-    server = server_factory(
-        python_command(
-            "-m",
-            "oxserve",
-            "--model-repository",
-            str(folder / "models"),
-            "--http-port",
-            "{http}",
-            "--grpc-port",
-            "{grpc}",
-        )
-    )
+    server = server_factory(serve_repository(folder / "models"))
     row = fp32("x", iris[1][:1])
     proba = infer(server, "iris-sklearn", [row]).json()["outputs"][0]
     assert proba["name"] == "predict_proba" and proba["shape"] == [1, 3]

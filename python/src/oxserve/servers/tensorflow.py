@@ -6,7 +6,8 @@ from ._base import PrepackagedModel
 
 class TensorFlowModel(PrepackagedModel):
     """Calls the signature ``parameters.extra.signature`` (``serving_default`` by default) with one
-    argument per request input, by name, and answers its outputs by their signature names."""
+    argument per request input, by name (a one-argument signature takes the one input whatever its
+    name), and answers its outputs by their signature names."""
 
     implementation = "tensorflow"
     module = "tensorflow"
@@ -24,14 +25,26 @@ class TensorFlowModel(PrepackagedModel):
             )
         self.tensorflow = tensorflow
         self.signature = loaded.signatures[name]
-        self.argument_names = sorted(self.signature.structured_input_signature[1])
+        self.arguments = self.signature.structured_input_signature[1]
         # A loaded SavedModel owns the variables the signature reads; keep it alive.
         return loaded
 
     def infer(self, arrays, requested):
-        missing = [name for name in self.argument_names if name not in arrays]
-        if missing:
-            raise InvalidInput(f"model '{self.name}' needs inputs {self.argument_names}; missing {missing}")
-        arguments = {name: self.tensorflow.constant(arrays[name]) for name in self.argument_names}
+        if len(self.arguments) == 1 and len(arrays) == 1:
+            # One argument takes the one input whatever its name, so that KServe v1 `instances`
+            # and Seldon `ndarray` requests, which carry no names, reach it.
+            named = {next(iter(self.arguments)): next(iter(arrays.values()))}
+        else:
+            missing = sorted(set(self.arguments) - set(arrays))
+            if missing:
+                raise InvalidInput(
+                    f"model '{self.name}' needs inputs {sorted(self.arguments)}; missing {missing}"
+                )
+            named = arrays
+        # JSON numbers arrive as FP64 or INT64; the signature fixes the dtype each argument takes.
+        arguments = {
+            name: self.tensorflow.constant(named[name], dtype=spec.dtype)
+            for name, spec in self.arguments.items()
+        }
         outputs = self.signature(**arguments)
         return {name: value.numpy() for name, value in outputs.items() if not requested or name in requested}
