@@ -25,7 +25,7 @@ from sklearn.pipeline import make_pipeline
 from conftest import REPO, TIMEOUT, Server, python_command
 
 
-def serve_repository(repository):
+def serve_repository(repository, *options):
     """The command that serves `repository` on the test's ports."""
     return python_command(
         "-m",
@@ -36,6 +36,7 @@ def serve_repository(repository):
         "{http}",
         "--grpc-port",
         "{grpc}",
+        *options,
     )
 
 
@@ -115,7 +116,7 @@ def repository(tmp_path_factory, iris):
 
 @pytest.fixture(scope="module")
 def server(repository):
-    server = Server(serve_repository(repository[0])).start()
+    server = Server(serve_repository(repository[0], "--default-model", "sklearn")).start()
     yield server
     server.stop()
 
@@ -158,6 +159,16 @@ def test_sklearn_predict_and_the_methods_a_request_names(server, repository, iri
     wanted = [httpclient.InferRequestedOutput(m, binary_data=True) for m in ("predict", "decision_function")]
     result = http.infer("sklearn", [x], outputs=wanted)
     np.testing.assert_allclose(result.as_numpy("decision_function"), clf.decision_function(X[:3]), rtol=1e-6)
+
+
+def test_kserve_v1_and_seldon_reach_the_default_model(server, iris):
+    X, clf = iris[1], iris[2]
+    rows = X[:2].tolist()
+    v1 = requests.post(server.url("/v1/models/sklearn:predict"), json={"instances": rows}, timeout=TIMEOUT)
+    assert v1.json() == {"predictions": clf.predict(X[:2]).tolist()}
+    body = {"data": {"ndarray": rows}}
+    seldon = requests.post(server.url("/api/v1.0/predictions"), json=body, timeout=TIMEOUT).json()
+    assert seldon["data"]["ndarray"] == clf.predict(X[:2]).tolist()
 
 
 def test_sklearn_method_setting_and_batching(server, repository, iris):
@@ -348,6 +359,9 @@ def test_model_class_options_are_refused_with_a_repository(tmp_path):
     )
     assert server.run() == 2
     assert "--max-batch-size: only with --model-class" in server.output()
+    server = Server(python_command("-m", "oxserve", "--model-class", "m:M", "--default-model", "m"))
+    assert server.run() == 2
+    assert "--default-model: only with --model-repository" in server.output()
 
 
 def test_empty_repository(tmp_path):

@@ -40,6 +40,10 @@ def main(argv=None):
         "--model-repository",
         help="a folder of model folders; batching comes from each folder's model-settings.json",
     )
+    parser.add_argument(
+        "--default-model",
+        help="with --model-repository: the model that answers paths naming none (Seldon, KServe v1 root)",
+    )
     parser.add_argument("--model-name", help="name the model is served under (default: the class name)")
     parser.add_argument("--http-port", type=int, help="REST port (default: $OXSERVE_HTTP_PORT, else 8080)")
     parser.add_argument("--grpc-port", type=int, help="gRPC port (default: $OXSERVE_GRPC_PORT, else 8081)")
@@ -60,6 +64,8 @@ def main(argv=None):
             f"{', '.join('--' + o.replace('_', '-') for o in given)}: only with --model-class; the models "
             "of --model-repository take their name and scheduling from their model-settings.json"
         )
+    if args.model_class and args.default_model:
+        parser.error("--default-model: only with --model-repository")
     try:
         if args.model_repository:
             handlers, native = read_repository(args.model_repository)
@@ -70,6 +76,7 @@ def main(argv=None):
                 http_port=args.http_port,
                 grpc_port=args.grpc_port,
                 workers=args.workers,
+                default_model=args.default_model,
                 model_folders=native,
             )
             return
