@@ -422,6 +422,7 @@ def test_a_slow_remote_unit_times_out(start, graph_dir):
             "  - graph: {name: m, type: MODEL}\n",
             "node 'm' runs in a container",
         ),
+        ("graph:\n  name: m\n  model: models\n", "models: no model here"),
     ],
 )
 def test_a_bad_graph_stops_the_start_with_the_field(graph_dir, text, expected):

@@ -6,11 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use oxserve_core::Error;
 use oxserve_graph::GraphMetrics;
-use oxserve_server::{Metrics, Registry, ServerConfig, load_model_file};
-
-/// The model file looked for in a folder that a graph node names.
-const MODEL_FILE: &str = "model.onnx";
+use oxserve_server::{Metrics, Registry, ServerConfig, load_model_file, load_model_folder};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -57,9 +55,17 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             oxserve_onnx::init_onnxruntime(args.onnxruntime_lib.as_deref())?;
             onnxruntime_loaded.set(true);
         }
-        // A Seldon modelUri names the model's folder, as a prepackaged server reads it.
-        let file = if path.is_dir() { path.join(MODEL_FILE) } else { path.to_path_buf() };
-        load_model_file(&file, name, &metrics)
+        if path.is_dir() {
+            // A Seldon modelUri names the model's folder: it is read as a model repository's
+            // folder, settings (batching, instances) included.
+            return load_model_folder(path, &metrics)?.ok_or_else(|| {
+                Error::invalid(format!(
+                    "{}: no model here (model.onnx, model-settings.json or Triton's layout)",
+                    path.display()
+                ))
+            });
+        }
+        load_model_file(path, name, &metrics)
     };
     let graph_metrics = GraphMetrics::new();
     let graph = oxserve_graph::assemble(&spec, &load_model, &graph_metrics).map_err(|e| e.to_string())?;
