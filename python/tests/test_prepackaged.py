@@ -323,6 +323,16 @@ def test_unknown_implementation_and_bad_settings(tmp_path):
     assert "mlserver_sklearn.SKLearnModel" in output
     (folder / "model-settings.json").write_text("{not json")
     assert f"model folder {folder}: cannot read model-settings.json" in start_failure(tmp_path)
+    (folder / "model-settings.json").write_text(
+        '{"implementation": "sklearn", "inputs": [{"datatype": "FP32"}]}'
+    )
+    assert f"model folder {folder}: model-settings.json: KeyError: 'name'" in start_failure(tmp_path)
+
+
+def test_bad_scheduling_setting_names_the_model_and_field(tmp_path, iris):
+    folder = write_folder(tmp_path, "iris", {"implementation": "sklearn", "max_batch_size": "many"})
+    shutil.copy(iris[0], folder / "model.joblib")
+    assert "model 'iris': max_batch_size: invalid type" in start_failure(tmp_path)
 
 
 def test_bad_method_setting(tmp_path, iris):

@@ -42,7 +42,11 @@ def read_repository(directory):
         implementation = settings.get("implementation")
         server = server_for(implementation)
         if server is not None:
-            handlers.append(server(folder, settings))
+            try:
+                handlers.append(server(folder, settings))
+            except (AttributeError, KeyError, TypeError, ValueError) as e:
+                # A settings field of the wrong shape, such as an input without a name.
+                raise StartupError(f"model folder {folder}: {SETTINGS_FILE}: {type(e).__name__}: {e}") from e
         elif implementation is None or implementation in NATIVE:
             native.append(folder)
         else:
