@@ -11,7 +11,7 @@ MODELS := examples/models
 HTTP_PORT ?= 8080
 GRPC_PORT ?= 8081
 
-.PHONY: serve test build models lint rust-test e2e-test python-develop python-test java-test r-deps r-install r-lint r-test clean toolchain bench
+.PHONY: serve test build models lint rust-test e2e-test python-develop python-test java-test r-deps r-install r-lint r-test r-tarball clean toolchain bench
 
 serve: $(VENV)/.serve-deps models toolchain
 	$(CARGO) build --release --bin oxserve
@@ -102,15 +102,21 @@ r-install: r-deps toolchain
 	mkdir -p $(R_LIB)
 	R CMD INSTALL --no-multiarch --library=$(R_LIB) r
 
+# The R package's source tarball, target/r-build/oxserve_<version>.tar.gz, with every Rust source
+# vendored so that `R CMD INSTALL` builds it offline (about 60 MB; not part of `make test`).
+r-tarball: r-deps toolchain
+	r/tools/source-package.sh target/r-build
+
 # bindings/r is a workspace of its own (its build needs R's headers), so it is linted here.
 r-lint: r-deps toolchain
 	$(CARGO) fmt --manifest-path bindings/r/Cargo.toml -- --check
 	$(CARGO) clippy --manifest-path bindings/r/Cargo.toml --all-targets -- -D warnings
 
 # testthat serves models from separate R processes and calls them over REST, and over gRPC with
-# the venv's tritonclient.
+# the venv's tritonclient; it also runs the tour of examples/r-glm.
 r-test: r-install $(VENV)/.test-deps
-	cd r/tests && R_LIBS=$(abspath $(R_LIB)) OXSERVE_PYTHON=$(abspath $(VPY)) Rscript -e \
+	cd r/tests && R_LIBS=$(abspath $(R_LIB)) OXSERVE_PYTHON=$(abspath $(VPY)) OXSERVE_EXAMPLES=$(abspath examples) \
+		Rscript -e \
 		'testthat::test_dir("testthat", package = "oxserve", load_package = "installed", stop_on_failure = TRUE)'
 
 clean:

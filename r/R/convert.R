@@ -144,6 +144,11 @@ result_tensors <- function(result, first, columnar, name) {
     if (columnar) {
       return(Map(array_tensor, result, names(result), USE.NAMES = FALSE))
     }
+    # One matrix: mixed columns become strings, written in full rather than as.matrix's
+    # seven significant digits.
+    if (!all(vapply(result, function(column) is.numeric(column) || is.logical(column), logical(1)))) {
+      result[] <- lapply(result, as.character)
+    }
     return(list(array_tensor(as.matrix(result), name)))
   }
   if (is.list(result)) return(list(json_tensor(result)))
