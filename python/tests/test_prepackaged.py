@@ -183,6 +183,14 @@ def test_sklearn_method_setting_and_batching(server, repository, iris):
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         rows = list(pool.map(one, range(48)))
     np.testing.assert_allclose(np.concatenate(rows), clf.predict_proba(X[:48]), rtol=1e-6)
+    # The Rust scheduler gathered concurrent requests: fewer model calls than requests.
+    metrics = requests.get(server.url("/metrics"), timeout=TIMEOUT).text
+    calls = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith('oxserve_batch_size_count{model="sklearn-proba"')
+    )
+    assert 0 < float(calls.split()[-1]) < 48
 
 
 def test_several_inputs_are_dataframe_columns(server, repository):
