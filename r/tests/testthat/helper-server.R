@@ -55,14 +55,23 @@ stop_server <- function(server) {
 
 # One HTTP/1.1 request; the answer's status, headers and body (text).
 http <- function(method, server, path, body = NULL) {
+  http_receive(http_send(method, server, path, body))
+}
+
+# Sends a request and returns the open connection, for http_receive() to read the answer from.
+http_send <- function(method, server, path, body = NULL) {
   con <- socketConnection("127.0.0.1", server$port, blocking = TRUE, open = "r+b", timeout = 30)
-  on.exit(close(con))
   payload <- if (is.null(body)) raw(0) else charToRaw(enc2utf8(body))
   head <- paste0(
     method, " ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n",
     "Content-Length: ", length(payload), "\r\nConnection: close\r\n\r\n"
   )
   writeBin(c(charToRaw(head), payload), con)
+  con
+}
+
+http_receive <- function(con) {
+  on.exit(close(con))
   response <- raw(0)
   repeat {
     chunk <- readBin(con, "raw", 65536L)

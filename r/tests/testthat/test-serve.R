@@ -126,3 +126,37 @@ test_that("V2 gRPC answers like REST, and an R error is INTERNAL with its messag
   expect_equal(answer$status, "StatusCode.INTERNAL")
   expect_match(answer$message, "model 'cars': predict failed: object 'hp' not found")
 })
+
+test_that("declared inputs from a metadata() method are checked before R runs", {
+  server <- start_server('
+    metadata.checked <- function(model, ...) {
+      list(inputs = list(list(name = "x", datatype = "FP64", shape = c(-1))), versions = "3")
+    }
+    serve(structure(list(), class = "checked"), predict = function(model, newdata) newdata$x + 1,
+          name = "checked", http_port = http_port, grpc_port = grpc_port)')
+  metadata <- jsonlite::fromJSON(http("GET", server, "/v2/models/checked")$body)
+  expect_equal(metadata$inputs$name, "x")
+  expect_equal(metadata$versions, "3")
+  answer <- post_json(server, "/v2/models/checked/infer", list(inputs = list(fp64("y", 1))))
+  expect_equal(answer$status, 400L)
+  expect_match(answer$json$error, "unexpected input 'y' for model 'checked'")
+  answer <- post_json(server, "/v2/models/checked/infer", list(inputs = list(fp64("x", c(1, 2)))))
+  expect_equal(unlist(answer$json$outputs$data), c(2, 3))
+})
+
+test_that("an interrupt while the model runs answers 503 and drains the server", {
+  server <- start_server('
+    serve(list(), predict = function(model, newdata) { Sys.sleep(30); newdata },
+          http_port = http_port, grpc_port = grpc_port)
+    cat("serve() returned\n")')
+  request <- jsonlite::toJSON(list(inputs = list(fp64("x", 1))), auto_unbox = TRUE)
+  pending <- http_send("POST", server, "/v2/models/model/infer", request)
+  Sys.sleep(1)
+  server$process$signal(tools::SIGINT)
+  answer <- http_receive(pending)
+  expect_equal(answer$status, 503L)
+  expect_match(answer$body, "R was interrupted")
+  server$process$wait(10000)
+  expect_equal(server$process$get_exit_status(), 0L)
+  expect_match(paste(readLines(server$log), collapse = "\n"), "serve\\(\\) returned")
+})
