@@ -103,8 +103,14 @@ fn discover(folder: &Path) -> Result<Option<Discovered>> {
 }
 
 /// MLServer's layout: the model file named by `parameters.uri`, else found in the folder.
+///
+/// An `implementation` this build does not load is refused before any file is looked for, so that
+/// the error names it rather than a missing `model.onnx`.
 fn mlserver_model(folder: &Path, folder_name: String, settings: ModelSettings) -> Result<Discovered> {
     let name = settings.name.clone().unwrap_or(folder_name);
+    if let Some(other) = settings.implementation.as_deref().filter(|i| !ONNX_IMPLEMENTATIONS.contains(i)) {
+        return Err(unavailable(&name, other));
+    }
     let model_path = match &settings.parameters.uri {
         Some(uri) => folder.join(uri),
         None => find_model_file(folder)?,
@@ -223,20 +229,25 @@ fn load(name: &str, path: &Path, settings: &ModelSettings, metrics: &Metrics) ->
     let config =
         SchedulerConfig::from_settings(settings).map_err(|e| e.context(format_args!("model '{name}'")))?;
     let implementation = settings.implementation.as_deref().unwrap_or_else(|| infer_implementation(path));
-    let unit: Arc<dyn Unit> = match implementation {
-        "onnx" | "onnxruntime" | "onnxruntime_onnx" => Arc::new(OnnxModel::load(name, path, settings)?),
-        other => {
-            return Err(Error::invalid(format!(
-                "model '{name}': implementation '{other}' is not available; this build serves: onnx \
-                 (the oxserve Python package serves scikit-learn, XGBoost, LightGBM, MLflow and \
-                 TensorFlow folders, and ONNX ones beside them: python -m oxserve --model-repository DIR)"
-            )));
-        }
-    };
+    if !ONNX_IMPLEMENTATIONS.contains(&implementation) {
+        return Err(unavailable(name, implementation));
+    }
+    let unit: Arc<dyn Unit> = Arc::new(OnnxModel::load(name, path, settings)?);
     let version = settings.parameters.version.as_deref().unwrap_or("");
     let scheduler = Scheduler::new(unit, config, metrics.scheduler_observer(name, version))
         .map_err(|e| e.context(format_args!("model '{name}'")))?;
     Ok(Arc::new(scheduler))
+}
+
+/// The `implementation` names this build loads, all with ONNX Runtime.
+const ONNX_IMPLEMENTATIONS: [&str; 3] = ["onnx", "onnxruntime", "onnxruntime_onnx"];
+
+fn unavailable(name: &str, implementation: &str) -> Error {
+    Error::invalid(format!(
+        "model '{name}': implementation '{implementation}' is not available; this build serves: onnx \
+         (the oxserve Python package serves scikit-learn, XGBoost, LightGBM, MLflow and TensorFlow \
+         folders, and ONNX ones beside them: python -m oxserve --model-repository DIR)"
+    ))
 }
 
 fn infer_implementation(path: &Path) -> &'static str {
@@ -328,6 +339,19 @@ mod tests {
         input [{ name: 'input' data_type: TYPE_FP32 dims: [4] }]
         dynamic_batching { max_queue_delay_microseconds: 500 }
         instance_group [{ count: 2 kind: KIND_CPU }]";
+
+    #[test]
+    fn python_implementations_point_at_the_python_package() {
+        let repo = Scratch::new();
+        repo.write("iris/model-settings.json", r#"{"implementation": "mlserver_sklearn.SKLearnModel"}"#)
+            .write("iris/model.joblib", "");
+        let message = failure(&repo.folder("iris"));
+        assert!(
+            message.contains("implementation 'mlserver_sklearn.SKLearnModel' is not available"),
+            "{message}"
+        );
+        assert!(message.contains("python -m oxserve --model-repository"), "{message}");
+    }
 
     #[test]
     fn triton_folder_serves_the_numerically_latest_version() {
