@@ -88,11 +88,12 @@ final class Models {
         }
     }
 
-    /** Throws an OutOfMemoryError, as a model that exhausts the heap does. */
+    /** Asks the JVM for more memory than any test heap has (16 GiB at once), so the JVM throws OutOfMemoryError. */
     static final class OutOfMemory implements Model {
         @Override
         public InferenceResponse predict(InferenceRequest request) {
-            throw new OutOfMemoryError("Java heap space");
+            long[] huge = new long[Integer.MAX_VALUE - 16];
+            return InferenceResponse.of(Tensor.ofLongs("y", new long[] {huge.length}, huge));
         }
     }
 

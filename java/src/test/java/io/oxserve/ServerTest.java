@@ -172,8 +172,7 @@ class ServerTest {
     void anOutOfMemoryErrorIsReportedNotSwallowed() {
         Http.Answer answer = http.post("/v2/models/oom/infer", v2Request("x", "FP32", "[1]", "[1]"));
         assertEquals(500, answer.status());
-        assertTrue(answer.body().get("error").asText().contains("java.lang.OutOfMemoryError: Java heap space"),
-                answer.text());
+        assertTrue(answer.body().get("error").asText().contains("raised java.lang.OutOfMemoryError"), answer.text());
         assertEquals(200, http.post("/v2/models/doubler/infer", v2Request("x", "FP32", "[1]", "[1]")).status());
     }
 
