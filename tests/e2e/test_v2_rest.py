@@ -86,7 +86,7 @@ def test_server_metadata(server, http):
     body = r.json()
     assert isinstance(body["name"], str) and body["name"]
     assert isinstance(body["version"], str) and body["version"]
-    assert "binary_tensor_data" in body["extensions"]
+    assert {"binary_tensor_data", "feedback"} <= set(body["extensions"])
 
 
 def test_model_list(server, http):

@@ -31,8 +31,10 @@ use crate::metrics::Protocol;
 
 /// The server's name in V2 server metadata.
 pub(crate) const SERVER_NAME: &str = "oxserve";
-/// V2 extensions implemented, spelled as Triton spells them, so clients that probe find them.
-pub(crate) const EXTENSIONS: &[&str] = &["binary_tensor_data", "parameters", "model_configuration"];
+/// V2 extensions implemented, spelled as Triton spells them, so clients that probe find them, and
+/// oxserve's own `feedback` (`POST /v2/models/{m}/feedback`, rewards for routers in graphs).
+pub(crate) const EXTENSIONS: &[&str] =
+    &["binary_tensor_data", "parameters", "model_configuration", "feedback"];
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
