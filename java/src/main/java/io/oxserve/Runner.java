@@ -16,7 +16,7 @@ import java.util.Map;
  * <pre>
  * java -jar oxserve-0.1.0.jar --model-class com.example.Iris --classpath model.jar [--model-name iris]
  *     [--http-port 8080] [--grpc-port 8081] [--host 0.0.0.0] [--max-batch-size 0] [--max-batch-time 0]
- *     [--instances 1] [--log-level info]
+ *     [--instances 1] [--max-queue-size 0] [--timeout 0] [--log-level info]
  * </pre>
  *
  * Each flag can also come from an environment variable ({@code OXSERVE_MODEL_CLASS},
@@ -39,6 +39,8 @@ public final class Runner {
         DEFAULTS.put("max-batch-size", "0");
         DEFAULTS.put("max-batch-time", "0");
         DEFAULTS.put("instances", "1");
+        DEFAULTS.put("max-queue-size", "0");
+        DEFAULTS.put("timeout", "0");
         DEFAULTS.put("log-level", "info");
     }
 
@@ -68,7 +70,9 @@ public final class Runner {
         String name = options.get("model-name") != null ? options.get("model-name") : model.getClass().getSimpleName();
         ModelOptions modelOptions = ModelOptions.defaults()
                 .withMaxBatchSize(integer(options, "max-batch-size"), number(options, "max-batch-time"))
-                .withInstances(integer(options, "instances"));
+                .withInstances(integer(options, "instances"))
+                .withMaxQueueSize(integer(options, "max-queue-size"))
+                .withTimeout(number(options, "timeout"));
         return Server.builder()
                 .host(options.get("host"))
                 .httpPort(integer(options, "http-port"))

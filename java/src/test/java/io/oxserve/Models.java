@@ -97,6 +97,15 @@ final class Models {
         }
     }
 
+    /** Takes a second to answer. */
+    static final class Slow implements Model {
+        @Override
+        public InferenceResponse predict(InferenceRequest request) throws InterruptedException {
+            Thread.sleep(1000);
+            return new InferenceResponse(request.inputs());
+        }
+    }
+
     /** Answers null instead of a response. */
     static final class AnswersNull implements Model {
         @Override

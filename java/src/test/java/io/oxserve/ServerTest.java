@@ -40,6 +40,7 @@ class ServerTest {
                 .model("batched", BATCHED, ModelOptions.defaults().withMaxBatchSize(16, 0.05))
                 .model("transformer", new Models.Component())
                 .model("toggled", TOGGLED)
+                .model("slow", new Models.Slow(), ModelOptions.defaults().withTimeout(0.2))
                 .start();
         http = new Http(server.httpPort());
     }
@@ -173,6 +174,14 @@ class ServerTest {
         Http.Answer answer = http.post("/v2/models/oom/infer", v2Request("x", "FP32", "[1]", "[1]"));
         assertEquals(500, answer.status());
         assertTrue(answer.body().get("error").asText().contains("raised java.lang.OutOfMemoryError"), answer.text());
+        assertEquals(200, http.post("/v2/models/doubler/infer", v2Request("x", "FP32", "[1]", "[1]")).status());
+    }
+
+    @Test
+    void aModelPastItsTimeoutIs504AndTheServerKeepsServing() {
+        Http.Answer answer = http.post("/v2/models/slow/infer", v2Request("x", "FP32", "[1]", "[1]"));
+        assertEquals(504, answer.status(), answer.text());
+        assertTrue(answer.body().get("error").asText().contains("did not answer within 200ms"), answer.text());
         assertEquals(200, http.post("/v2/models/doubler/infer", v2Request("x", "FP32", "[1]", "[1]")).status());
     }
 
