@@ -219,6 +219,11 @@ def test_xgboost_json_and_ubj_boosters(server, repository):
         x = grpcclient.InferInput("x", [5, 4], "FP32")
         x.set_data_from_numpy(X[:5])
         np.testing.assert_allclose(grpc.infer(model, [x]).as_numpy("predict"), expected, rtol=1e-6)
+    unknown = infer(server, "xgboost", [fp32("x", X[:1])], outputs=["predict_proba"])
+    assert unknown.status_code == 400
+    assert (
+        "model 'xgboost' has no output ['predict_proba']; it answers ['predict']" in unknown.json()["error"]
+    )
 
 
 def test_lightgbm(server, repository):

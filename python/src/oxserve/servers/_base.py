@@ -18,7 +18,9 @@ class PrepackagedModel(Handler):
 
     Subclasses name their framework (``implementation``, the ``module`` to import and the
     ``package`` that provides it), the file names looked for when ``parameters.uri`` is absent,
-    and define ``load_model(framework, path)`` and ``infer(arrays, requested)``. The settings file
+    and define ``load_model(framework, path)`` and ``infer(arrays, requested)``. ``requested``
+    (the outputs a request names) lets a server compute only those; whatever it answers, outputs
+    not requested are dropped here and a requested name no output has is a 400. The settings file
     goes to the Rust scheduler as it is, so its batching fields (``max_batch_size``,
     ``max_batch_time``, ``instances``, ``max_queue_size``, ``timeout``) apply unchanged.
     """
@@ -80,7 +82,13 @@ class PrepackagedModel(Handler):
 
     def predict(self, request):
         arrays = {t[0]: _array(t) for t in request["tensors"]}
-        outputs = self.infer(arrays, request.get("outputs") or [])
+        requested = request.get("outputs") or []
+        outputs = self.infer(arrays, requested)
+        if requested:
+            unknown = [name for name in requested if name not in outputs]
+            if unknown:
+                raise InvalidInput(f"model '{self.name}' has no output {unknown}; it answers {list(outputs)}")
+            outputs = {name: outputs[name] for name in requested}
         return _wire.message([_wire.encode_tensor(name, value) for name, value in outputs.items()])
 
 

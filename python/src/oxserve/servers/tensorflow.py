@@ -47,4 +47,4 @@ class TensorFlowModel(PrepackagedModel):
             for name, spec in self.arguments.items()
         }
         outputs = self.signature(**arguments)
-        return {name: value.numpy() for name, value in outputs.items() if not requested or name in requested}
+        return {name: value.numpy() for name, value in outputs.items()}
