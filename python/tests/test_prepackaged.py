@@ -261,13 +261,28 @@ def test_mlflow_pyfunc_folder(tmp_path, server_factory, iris):
         {"implementation": "mlserver_mlflow.MLflowRuntime", "parameters": {"uri": "./model"}},
     )
     mlflow.sklearn.save_model(clf, str(folder / "model"), serialization_format="cloudpickle")
+    # A model with a column signature, its MLmodel at the folder's top: named inputs are its columns.
+    frame = pd.DataFrame({"a": X[:, 0].astype(float), "b": X[:, 1].astype(float)})
+    regression = LinearRegression().fit(frame, X[:, 2])
+    columns = repository / "columns"
+    mlflow.sklearn.save_model(
+        regression,
+        str(columns),
+        serialization_format="cloudpickle",
+        signature=mlflow.models.infer_signature(frame, regression.predict(frame)),
+    )
+    (columns / "model-settings.json").write_text(json.dumps({"implementation": "mlflow"}))
     server = server_factory(serve_repository(repository))
+    rows = X[:3].astype(float)
     out = infer(
-        server,
-        "iris",
-        [{"name": "x", "datatype": "FP64", "shape": [3, 4], "data": X[:3].astype(float).ravel().tolist()}],
+        server, "iris", [{"name": "x", "datatype": "FP64", "shape": [3, 4], "data": rows.ravel().tolist()}]
     )
     assert out.json()["outputs"][0]["data"] == clf.predict(X[:3]).tolist()
+    named = [
+        {"name": n, "datatype": "FP64", "shape": [3], "data": rows[:, i].tolist()} for i, n in enumerate("ab")
+    ]
+    out = infer(server, "columns", named).json()["outputs"][0]
+    np.testing.assert_allclose(out["data"], regression.predict(frame[:3]))
 
 
 def test_tensorflow_saved_model(tmp_path, server_factory):
