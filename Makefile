@@ -96,11 +96,13 @@ r-deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq r-base-dev r-cran-testthat; }
 
 # The R package (r/; Makevars builds its Rust library, bindings/r, with cargo), installed into
-# target/r-lib rather than R's site library.
+# target/r-lib rather than R's site library. A debug build, in the target folder r-lint checks
+# in, so that the two share build scripts and procedural macros.
 R_LIB := target/r-lib
 r-install: r-deps toolchain
 	mkdir -p $(R_LIB)
-	R CMD INSTALL --no-multiarch --library=$(R_LIB) r
+	CARGO_TARGET_DIR=$(abspath bindings/r/target) OXSERVE_CARGO_PROFILE=dev \
+		R CMD INSTALL --no-multiarch --library=$(R_LIB) r
 
 # The R package's source tarball, target/r-build/oxserve_<version>.tar.gz, with every Rust source
 # vendored so that `R CMD INSTALL` builds it offline (about 60 MB; not part of `make test`).

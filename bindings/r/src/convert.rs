@@ -256,8 +256,8 @@ pub fn feedback_to_r(feedback: &Feedback) -> Result<Robj> {
     ])
 }
 
-/// The element `name` of an R list, or `NULL`.
-fn field(list: &Robj, name: &str) -> Robj {
+/// The element `name` of an R list, or `NULL` (also when `list` is not a list).
+pub fn field(list: &Robj, name: &str) -> Robj {
     list.as_list()
         .and_then(|l| l.iter().find(|(n, _)| *n == name).map(|(_, v)| v))
         .unwrap_or_else(|| Robj::from(()))

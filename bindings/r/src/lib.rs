@@ -45,22 +45,16 @@ struct Options {
     seldon_unit_image: Option<String>,
 }
 
-/// The element `name` of an R list.
-fn element(list: &List, name: &str) -> Option<Robj> {
-    list.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
-}
-
 /// Reads one model entry of `serve_models`: `list(metadata =, settings =, operations =,
 /// handler =)`.
 fn declare(entry: &Robj) -> Result<(Declared, Function), Error> {
-    let list = entry.as_list().ok_or_else(|| Error::internal("a model entry must be a list"))?;
-    let json = |name: &str| convert::r_to_json(&element(&list, name).unwrap_or_else(|| Robj::from(())), name);
+    let json = |name: &str| convert::r_to_json(&convert::field(entry, name), name);
     let metadata: ModelMetadata = serde_json::from_value(json("metadata")?)
         .map_err(|e| Error::invalid(format!("model metadata: {e}")))?;
     let name = metadata.name.clone();
     let settings = ModelSettings::from_json(&json("settings")?.to_string())
         .map_err(|e| e.context(format_args!("model '{name}'")))?;
-    let operations = element(&list, "operations").and_then(|o| o.as_string_vector()).unwrap_or_default();
+    let operations = convert::field(entry, "operations").as_string_vector().unwrap_or_default();
     let supported = operations
         .iter()
         .map(|op| {
@@ -71,8 +65,8 @@ fn declare(entry: &Robj) -> Result<(Declared, Function), Error> {
                 .ok_or_else(|| Error::invalid(format!("model '{name}': unknown operation '{op}'")))
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let handler = element(&list, "handler")
-        .and_then(|h| h.as_function())
+    let handler = convert::field(entry, "handler")
+        .as_function()
         .ok_or_else(|| Error::internal(format!("model '{name}': its handler must be a function")))?;
     Ok((Declared { metadata, settings, supported }, handler))
 }

@@ -15,6 +15,8 @@ use extendr_api::prelude::*;
 use extendr_ffi::Rboolean;
 use oxserve_core::{Error, ErrorKind};
 
+use crate::convert;
+
 /// Work for R's main thread; it sends its own answer back to the unit that queued it.
 pub type Job = Box<dyn FnOnce(&MainThread) + Send>;
 
@@ -61,8 +63,7 @@ impl MainThread {
         let answer = handler
             .call(pairlist!(operation, message))
             .map_err(|e| Error::internal(format!("the R dispatcher failed: {e}")))?;
-        let list = answer.as_list().ok_or_else(|| Error::internal("the R dispatcher answered a non-list"))?;
-        let field = |name: &str| list.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+        let field = |name: &str| Some(convert::field(&answer, name)).filter(|v| !v.is_null());
         if field("interrupted").and_then(|v| v.as_bool()) == Some(true) {
             self.interrupted.set(true);
         }
@@ -78,7 +79,7 @@ impl MainThread {
                 };
                 Err(Error::new(kind, message.as_str().unwrap_or("R error").to_string()))
             }
-            None => Ok(field("ok").unwrap_or_else(|| Robj::from(()))),
+            None => Ok(convert::field(&answer, "ok")),
         }
     }
 

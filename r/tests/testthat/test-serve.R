@@ -107,8 +107,9 @@ test_that("Ctrl-C drains the server and serve() returns", {
     cat("serve() returned\n")')
   server$process$signal(tools::SIGINT)
   server$process$wait(10000)
-  expect_equal(server$process$get_exit_status(), 0L)
-  expect_match(paste(readLines(server$log), collapse = "\n"), "drained; bye.*serve\\(\\) returned")
+  log <- paste(readLines(server$log), collapse = "\n")
+  expect_equal(server$process$get_exit_status(), 0L, info = log)
+  expect_match(log, "drained; bye.*serve\\(\\) returned")
 })
 
 test_that("V2 gRPC answers like REST, and an R error is INTERNAL with its message", {
