@@ -90,11 +90,14 @@ test_that("concurrent requests are batched into one R call and each gets its own
     model_file
   ))
   rows <- data.frame(wt = runif(48, 1.5, 5.5), hp = runif(48, 50, 330))
-  answers <- parallel::mclapply(seq_len(nrow(rows)), function(i) {
-    post_json(server, "/v2/models/cars/infer", list(inputs = list(fp64("wt", rows$wt[i]), fp64("hp", rows$hp[i]))))
-  }, mc.cores = 16)
+  # Every request is sent before any answer is read: 48 concurrent connections, one process.
+  pending <- lapply(seq_len(nrow(rows)), function(i) {
+    request <- list(inputs = list(fp64("wt", rows$wt[i]), fp64("hp", rows$hp[i])))
+    http_send("POST", server, "/v2/models/cars/infer", jsonlite::toJSON(request, auto_unbox = TRUE, digits = NA))
+  })
+  answers <- lapply(pending, http_receive)
   expect_true(all(vapply(answers, function(a) a$status, integer(1)) == 200L))
-  got <- vapply(answers, function(a) unlist(a$json$outputs$data), numeric(1))
+  got <- vapply(answers, function(a) jsonlite::fromJSON(a$body)$outputs$data[[1]], numeric(1))
   expect_equal(got, unname(predict(fit, rows, type = "response")), tolerance = 1e-12)
   metrics <- http("GET", server, "/metrics")$body
   executions <- regmatches(metrics, regexpr('nv_inference_exec_count\\{model="cars"[^}]*\\} [0-9]+', metrics))
