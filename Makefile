@@ -115,10 +115,11 @@ r-lint: r-deps toolchain
 	$(CARGO) clippy --manifest-path bindings/r/Cargo.toml --all-targets -- -D warnings
 
 # testthat serves models from separate R processes and calls them over REST, and over gRPC with
-# the venv's tritonclient; it also runs the tour of examples/r-glm.
+# the venv's tritonclient and grpcio (Seldon stubs from our protos); it also runs the tour of
+# examples/r-glm.
 r-test: r-install $(VENV)/.test-deps
 	cd r/tests && R_LIBS=$(abspath $(R_LIB)) OXSERVE_PYTHON=$(abspath $(VPY)) OXSERVE_EXAMPLES=$(abspath examples) \
-		Rscript -e \
+		OXSERVE_PROTOS=$(abspath crates/oxserve-protocol/proto) Rscript -e \
 		'testthat::test_dir("testthat", package = "oxserve", load_package = "installed", stop_on_failure = TRUE)'
 
 clean:

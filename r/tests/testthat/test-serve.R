@@ -164,3 +164,14 @@ test_that("an interrupt while the model runs answers 503 and drains the server",
   expect_equal(server$process$get_exit_status(), 0L)
   expect_match(paste(readLines(server$log), collapse = "\n"), "serve\\(\\) returned")
 })
+
+test_that("Seldon gRPC (Seldon.Predict) reaches the model as a data frame, like Seldon REST", {
+  python <- Sys.getenv("OXSERVE_PYTHON")
+  protos <- Sys.getenv("OXSERVE_PROTOS")
+  skip_if(python == "" || protos == "", "OXSERVE_PYTHON and OXSERVE_PROTOS are not set; make r-test sets them")
+  server <- serve_glm()
+  message <- jsonlite::toJSON(list(data = list(names = c("wt", "hp"), ndarray = as.matrix(cars))), digits = NA)
+  answer <- system2(python, c(test_path("seldon_grpc_client.py"), server$grpc_port, protos, shQuote(message)), stdout = TRUE)
+  answer <- jsonlite::fromJSON(paste(answer, collapse = "\n"))
+  expect_equal(answer$data$ndarray, expected, tolerance = 1e-12)
+})
