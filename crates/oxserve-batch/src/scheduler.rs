@@ -95,6 +95,7 @@ impl Scheduler {
             instances: Arc::new(Semaphore::new(config.instances)),
             spare: None,
             gathering: Vec::new(),
+            batching: config.batching(),
         };
         let dispatcher = runtime.spawn(dispatcher.run());
         Ok(Scheduler { inner, shared, config, dispatcher })
@@ -260,6 +261,7 @@ struct Dispatcher {
     spare: Option<OwnedSemaphorePermit>,
     /// Batches waiting for more requests, each holding the instance it will run on.
     gathering: Vec<(Gathering, OwnedSemaphorePermit)>,
+    batching: bool,
 }
 
 /// A batch ready to run on the instance whose permit it holds.
@@ -278,7 +280,15 @@ impl Dispatcher {
             let shared = Arc::clone(&self.shared);
             let instances = Arc::clone(&self.instances);
             tokio::select! {
-                () = shared.arrivals.notified() => {}
+                () = shared.arrivals.notified() => {
+                    // Woken by an arrival, this task runs next, before the tasks of requests that
+                    // arrived with it (tokio runs a task woken by the running one first); then
+                    // every request is handled alone from socket to answer and none is ever
+                    // batched. Yielding once lets those arrivals queue first.
+                    if self.batching {
+                        tokio::task::yield_now().await;
+                    }
+                }
                 () = sleep_until(leave_by) => {}
                 permit = instances.acquire_owned(), if more_waiting && self.spare.is_none() => {
                     // The semaphore is never closed, so this is always a permit.
