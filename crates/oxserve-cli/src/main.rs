@@ -1,15 +1,17 @@
 //! The `oxserve` command.
 
+mod listen;
 mod run;
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use oxserve_server::{Metrics, Registry, ServerConfig, load_model_file, load_repository};
+use oxserve_server::{Metrics, Registry, load_model_file, load_repository};
+
+use crate::listen::ListenArgs;
 
 /// Serve machine-learning models over Open Inference Protocol V2, Seldon and KServe v1
 /// (REST and gRPC).
@@ -46,21 +48,8 @@ struct ServeArgs {
     /// Name of the model given with --model (default: the file name without its extension).
     #[arg(long, env = "OXSERVE_MODEL_NAME", requires = "model")]
     name: Option<String>,
-    /// Interface to listen on.
-    #[arg(long, env = "OXSERVE_HOST", default_value = "0.0.0.0")]
-    host: IpAddr,
-    /// Port for REST (V2, Seldon, KServe v1) and /metrics; gRPC is accepted here too.
-    #[arg(long, env = "OXSERVE_HTTP_PORT", default_value_t = 8080)]
-    http_port: u16,
-    /// Port for gRPC (V2 inference, Seldon, health); REST is accepted here too.
-    #[arg(long, env = "OXSERVE_GRPC_PORT", default_value_t = 8081)]
-    grpc_port: u16,
-    /// Largest HTTP request body (after decompression) or gRPC message, in bytes.
-    #[arg(long, env = "OXSERVE_MAX_REQUEST_SIZE", default_value_t = 64 * 1024 * 1024)]
-    max_request_size: usize,
-    /// Seconds in-flight requests may take to finish after SIGTERM.
-    #[arg(long, env = "OXSERVE_DRAIN_TIMEOUT", default_value_t = 30.0)]
-    drain_timeout: f64,
+    #[command(flatten)]
+    listen: ListenArgs,
     /// Model that answers Seldon requests which name no model (default: the only model).
     #[arg(long, env = "OXSERVE_DEFAULT_MODEL")]
     default_model: Option<String>,
@@ -105,9 +94,7 @@ fn exit(result: Result<(), String>) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
-    if !(args.drain_timeout >= 0.0 && args.drain_timeout.is_finite()) {
-        return Err("--drain-timeout: must be a non-negative number of seconds".into());
-    }
+    args.listen.check()?;
     oxserve_onnx::init_onnxruntime(args.onnxruntime_lib.as_deref()).map_err(|e| e.to_string())?;
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
@@ -129,16 +116,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         (None, None) => return Err("give --model-repository DIR or --model FILE".into()),
     };
     let registry = Registry::new(units, args.default_model).map_err(|e| e.to_string())?;
-    let config = ServerConfig {
-        host: args.host,
-        http_port: args.http_port,
-        grpc_port: args.grpc_port,
-        max_request_size: args.max_request_size,
-        drain_timeout: Duration::from_secs_f64(args.drain_timeout),
-        seldon_unit_id: args.predictive_unit_id,
-        seldon_unit_image: args.predictive_unit_image,
-        reuse_port: false,
-    };
+    let config = args.listen.config((args.predictive_unit_id, args.predictive_unit_image));
     let served = runtime.block_on(oxserve_server::serve(config, registry, metrics));
     // The drain timeout has passed by now: leave whatever still runs (a model call cannot be
     // interrupted) instead of waiting for it.

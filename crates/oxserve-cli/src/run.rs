@@ -1,6 +1,5 @@
 //! `oxserve run GRAPH.yaml`: serve an inference graph as one model.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,27 +7,16 @@ use std::time::Duration;
 use clap::Args;
 use oxserve_core::Error;
 use oxserve_graph::GraphMetrics;
-use oxserve_server::{Metrics, Registry, ServerConfig, load_model_file, load_model_folder};
+use oxserve_server::{Metrics, Registry, load_model_file, load_model_folder};
+
+use crate::listen::ListenArgs;
 
 #[derive(Args)]
 pub struct RunArgs {
     /// The graph: a SeldonDeployment manifest, a KServe InferenceGraph or oxserve's native graph YAML.
     graph: PathBuf,
-    /// Interface to listen on.
-    #[arg(long, env = "OXSERVE_HOST", default_value = "0.0.0.0")]
-    host: IpAddr,
-    /// Port for REST (V2, Seldon, KServe v1) and /metrics; gRPC is accepted here too.
-    #[arg(long, env = "OXSERVE_HTTP_PORT", default_value_t = 8080)]
-    http_port: u16,
-    /// Port for gRPC (V2 inference, Seldon, health); REST is accepted here too.
-    #[arg(long, env = "OXSERVE_GRPC_PORT", default_value_t = 8081)]
-    grpc_port: u16,
-    /// Largest HTTP request body (after decompression) or gRPC message, in bytes.
-    #[arg(long, env = "OXSERVE_MAX_REQUEST_SIZE", default_value_t = 64 * 1024 * 1024)]
-    max_request_size: usize,
-    /// Seconds in-flight requests may take to finish after SIGTERM.
-    #[arg(long, env = "OXSERVE_DRAIN_TIMEOUT", default_value_t = 30.0)]
-    drain_timeout: f64,
+    #[command(flatten)]
+    listen: ListenArgs,
     /// Path of libonnxruntime.so (default: found in the `onnxruntime` Python package); needed
     /// only when the graph has model files.
     #[arg(long, env = "ORT_DYLIB_PATH")]
@@ -38,9 +26,7 @@ pub struct RunArgs {
 /// Loads the graph, then serves it until SIGTERM. The graph is the server's only model, so
 /// requests that name no model (Seldon's paths) reach it too.
 pub fn run(args: RunArgs) -> Result<(), String> {
-    if !(args.drain_timeout >= 0.0 && args.drain_timeout.is_finite()) {
-        return Err("--drain-timeout: must be a non-negative number of seconds".into());
-    }
+    args.listen.check()?;
     let spec = oxserve_graph::spec::load(&args.graph).map_err(|e| e.to_string())?;
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
@@ -73,16 +59,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         metrics.register(collector).map_err(|e| e.to_string())?;
     }
     let registry = Registry::new(vec![graph], None).map_err(|e| e.to_string())?;
-    let config = ServerConfig {
-        host: args.host,
-        http_port: args.http_port,
-        grpc_port: args.grpc_port,
-        max_request_size: args.max_request_size,
-        drain_timeout: Duration::from_secs_f64(args.drain_timeout),
-        seldon_unit_id: None,
-        seldon_unit_image: None,
-        reuse_port: false,
-    };
+    let config = args.listen.config((None, None));
     let served = runtime.block_on(oxserve_server::serve(config, registry, metrics));
     runtime.shutdown_timeout(Duration::from_millis(100));
     served.map_err(|e| e.to_string())
