@@ -239,7 +239,7 @@ fn java_error(
     };
     env.exception_clear();
     match describe(env, classes, &throwable) {
-        Ok((status, message, _)) if status != 0 => Error::new(kind_for_status(status), message),
+        Ok((status, message, _)) if status != 0 => Error::new(ErrorKind::from_http_status(status), message),
         Ok((_, message, trace)) => {
             tracing::error!("model '{model}': {operation} raised {trace}");
             Error::internal(format!("model '{model}': {operation} raised {message}"))
@@ -283,20 +283,6 @@ fn describe(
         .l()?;
     let trace = convert::string(env, trace)?;
     Ok((u16::try_from(status).unwrap_or(500), message, trace))
-}
-
-/// The error kind whose status is `status`, or the nearest: other 4xx are bad requests and other
-/// codes model failures.
-fn kind_for_status(status: u16) -> ErrorKind {
-    match status {
-        404 => ErrorKind::NotFound,
-        413 => ErrorKind::TooLarge,
-        501 => ErrorKind::Unimplemented,
-        503 => ErrorKind::Unavailable,
-        504 => ErrorKind::DeadlineExceeded,
-        400..=499 => ErrorKind::InvalidArgument,
-        _ => ErrorKind::Internal,
-    }
 }
 
 #[async_trait]
@@ -458,19 +444,5 @@ impl Unit for JavaUnit {
             convert::response_from_java(env, classes, release, &answer, id, &model_name, None)
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_map_to_the_kind_that_answers_with_them() {
-        for status in [400, 404, 413, 501, 503, 504, 500] {
-            assert_eq!(kind_for_status(status).http_status(), status);
-        }
-        assert_eq!(kind_for_status(422), ErrorKind::InvalidArgument);
-        assert_eq!(kind_for_status(502), ErrorKind::Internal);
     }
 }

@@ -169,26 +169,12 @@ fn user_error(py: Python<'_>, err: PyErr, model: &str, operation: &str) -> Error
     let message = value.str().map(|s| s.to_string()).unwrap_or_default();
     let status = value.getattr("status_code").ok().and_then(|s| s.extract::<u16>().ok());
     match status {
-        Some(status) => Error::new(kind_for_status(status), message),
+        Some(status) => Error::new(ErrorKind::from_http_status(status), message),
         None => {
             err.display(py);
             let kind = err.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
             Error::internal(format!("model '{model}': {operation} raised {kind}: {message}"))
         }
-    }
-}
-
-/// The error kind whose status is `status`, or the nearest: other 4xx are bad requests and other
-/// codes model failures.
-fn kind_for_status(status: u16) -> ErrorKind {
-    match status {
-        404 => ErrorKind::NotFound,
-        413 => ErrorKind::TooLarge,
-        501 => ErrorKind::Unimplemented,
-        503 => ErrorKind::Unavailable,
-        504 => ErrorKind::DeadlineExceeded,
-        400..=499 => ErrorKind::InvalidArgument,
-        _ => ErrorKind::Internal,
     }
 }
 
@@ -292,19 +278,5 @@ impl Unit for PythonUnit {
             Ok(convert::response_from_py(py, &answer, id, &model, None))
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_map_to_the_kind_that_answers_with_them() {
-        for status in [400, 404, 413, 501, 503, 504, 500] {
-            assert_eq!(kind_for_status(status).http_status(), status);
-        }
-        assert_eq!(kind_for_status(422), ErrorKind::InvalidArgument);
-        assert_eq!(kind_for_status(502), ErrorKind::Internal);
     }
 }

@@ -32,6 +32,20 @@ impl ErrorKind {
             ErrorKind::Internal => 500,
         }
     }
+
+    /// The kind that answers with `status`, or the nearest: other 4xx are bad requests and any
+    /// other code a model failure. Foreign runtimes use it for exceptions that carry a status.
+    pub fn from_http_status(status: u16) -> ErrorKind {
+        match status {
+            404 => ErrorKind::NotFound,
+            413 => ErrorKind::TooLarge,
+            501 => ErrorKind::Unimplemented,
+            503 => ErrorKind::Unavailable,
+            504 => ErrorKind::DeadlineExceeded,
+            400..=499 => ErrorKind::InvalidArgument,
+            _ => ErrorKind::Internal,
+        }
+    }
 }
 
 /// An error as a value: a kind for the status code and a message for the caller.
@@ -83,3 +97,17 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_the_kind_that_answers_with_them() {
+        for status in [400, 404, 413, 501, 503, 504, 500] {
+            assert_eq!(ErrorKind::from_http_status(status).http_status(), status);
+        }
+        assert_eq!(ErrorKind::from_http_status(422), ErrorKind::InvalidArgument);
+        assert_eq!(ErrorKind::from_http_status(502), ErrorKind::Internal);
+    }
+}
