@@ -78,9 +78,11 @@ e2e-test: $(VENV)/.test-deps toolchain
 python-develop: $(VENV)/.python-deps toolchain
 	cd python && VIRTUAL_ENV=$(abspath $(VENV)) $(abspath $(VENV))/bin/maturin develop --quiet
 
-# The three user contracts (Seldon, KServe, typed) served from Python, driven by real clients.
+# The three user contracts (Seldon, KServe, typed) served from Python, driven by real clients; and
+# `oxserve serve` (the debug binary) handing a repository of prepackaged Python servers to the package.
 python-test: python-develop
-	cd python/tests && $(abspath $(VPY)) -m pytest -q
+	$(CARGO) build --bin oxserve
+	cd python/tests && OXSERVE_BIN=$(abspath target/debug/oxserve) $(abspath $(VPY)) -m pytest -q
 
 # The `io.oxserve:oxserve` Maven artifact (java/): Maven builds the native library (bindings/java)
 # with cargo in debug mode, then JUnit starts the server inside the JVM and calls it over V2 and

@@ -1,12 +1,15 @@
 """Prepackaged servers: a model repository of model files and model-settings.json, no user code,
-served by ``python -m oxserve --model-repository``; the models are trained here, the ONNX folder
+served by ``python -m oxserve --model-repository`` (or by ``oxserve serve``, which hands such a
+repository to it); the models are trained here, the ONNX folder
 beside them is served by the same process, and requests come from requests and tritonclient."""
 
 import concurrent.futures
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import joblib
 import lightgbm
@@ -305,6 +308,41 @@ def test_tensorflow_saved_model(tmp_path, server_factory):
         server.url("/v1/models/doubler:predict"), json={"instances": [[1, 2]]}, timeout=TIMEOUT
     )
     assert v1.json() == {"predictions": [[2.0, 4.0]]}
+
+
+def rust_serve_repository(repository):
+    """`oxserve serve` (the Rust command) on `repository`, with this interpreter for Python."""
+    binary = Path(os.environ.get("OXSERVE_BIN", REPO / "target" / "debug" / "oxserve"))
+    assert binary.is_file(), f"{binary}: build it with `cargo build --bin oxserve` (or set OXSERVE_BIN)"
+    return [str(binary), "serve", "--model-repository", str(repository), "--host", "127.0.0.1"] + [
+        "--http-port",
+        "{http}",
+        "--grpc-port",
+        "{grpc}",
+        "--python",
+        sys.executable,
+    ]
+
+
+def test_rust_command_hands_a_python_repository_to_the_package(repository, server_factory, iris):
+    # `oxserve serve` runs no Python itself: it becomes `python -m oxserve` on the same repository,
+    # so the scikit-learn folder and the ONNX folder beside it answer on its ports.
+    server = server_factory(rust_serve_repository(repository[0]) + ["--default-model", "sklearn"])
+    X, model = iris[1], iris[2]
+    out = infer(server, "sklearn", [fp32("input-0", X[:3])]).json()
+    assert out["outputs"][0]["data"] == model.predict(X[:3]).tolist()
+    out = infer(server, "onnx", [fp32("x", np.array([[1.0, 2.0]], dtype=np.float32))]).json()
+    assert out["outputs"][0]["data"] == [2.0, 4.0]
+    assert "serving the repository from the oxserve Python package" in server.output()
+
+
+def test_rust_command_reports_the_python_packages_startup_error(tmp_path):
+    folder = write_folder(tmp_path, "m", {"implementation": "mlserver_catboost.CatboostModel"})
+    server = Server(rust_serve_repository(tmp_path))
+    assert server.run() == 1, server.output()
+    assert (
+        f"model folder {folder}: unknown implementation 'mlserver_catboost.CatboostModel'" in server.output()
+    )
 
 
 def start_failure(repository):

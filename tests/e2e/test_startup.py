@@ -66,10 +66,15 @@ def test_settings_with_a_wrong_field_type(repo):
     assert_refused(start(["--model-repository", str(repo)]), "instances")
 
 
-def test_unknown_implementation(repo):
+def test_python_implementation_without_the_python_package(repo, tmp_path):
+    # A repository with a prepackaged Python server is handed to the oxserve Python package; an
+    # interpreter without it is refused up front, naming the model and what to install.
     settings = {"name": "iris", "implementation": "mlserver_sklearn.SKLearnModel"}
     (repo / "iris" / "model-settings.json").write_text(json.dumps(settings))
-    assert_refused(start(["--model-repository", str(repo)]), "mlserver_sklearn.SKLearnModel", "onnx")
+    bare = tmp_path / "bare-venv"
+    subprocess.run(["python3", "-m", "venv", "--without-pip", str(bare)], check=True, timeout=TIMEOUT)
+    result = start(["--model-repository", str(repo), "--python", str(bare / "bin" / "python")])
+    assert_refused(result, "'iris' (mlserver_sklearn.SKLearnModel)", "oxserve Python package", "pip install")
 
 
 def test_declared_input_that_the_model_lacks(repo):

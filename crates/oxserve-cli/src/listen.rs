@@ -35,6 +35,17 @@ impl ListenArgs {
         Ok(())
     }
 
+    /// The same settings as flags of `python -m oxserve`, for a repository served from Python.
+    pub fn python_flags(&self) -> Vec<String> {
+        vec![
+            format!("--host={}", self.host),
+            format!("--http-port={}", self.http_port),
+            format!("--grpc-port={}", self.grpc_port),
+            format!("--max-request-size={}", self.max_request_size),
+            format!("--drain-timeout={}", self.drain_timeout),
+        ]
+    }
+
     /// The server configuration; `seldon_unit` is the Seldon unit id and image for
     /// `meta.requestPath`, when running as a unit of a Seldon deployment.
     pub fn config(&self, seldon_unit: (Option<String>, Option<String>)) -> ServerConfig {

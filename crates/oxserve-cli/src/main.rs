@@ -1,6 +1,7 @@
 //! The `oxserve` command.
 
 mod listen;
+mod python_host;
 mod run;
 
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use oxserve_server::{Metrics, Registry, load_model_file, load_repository};
+use oxserve_server::{Metrics, Registry, foreign_models, load_model_file, load_repository};
 
 use crate::listen::ListenArgs;
 
@@ -62,6 +63,11 @@ struct ServeArgs {
     /// Path of libonnxruntime.so (default: found in the `onnxruntime` Python package).
     #[arg(long, env = "ORT_DYLIB_PATH")]
     onnxruntime_lib: Option<PathBuf>,
+    /// Python interpreter for a repository with prepackaged Python servers (scikit-learn,
+    /// XGBoost, ...), which has the oxserve package (default: $VIRTUAL_ENV's, a `.venv` above this
+    /// executable, else python3).
+    #[arg(long, env = "OXSERVE_PYTHON")]
+    python: Option<PathBuf>,
     /// Seldon unit name for meta.requestPath.
     #[arg(long, env = "PREDICTIVE_UNIT_ID", hide = true)]
     predictive_unit_id: Option<String>,
@@ -101,6 +107,20 @@ fn exit(result: Result<(), String>) -> ExitCode {
 
 fn serve(args: ServeArgs) -> Result<(), String> {
     args.listen.check()?;
+    if let Some(dir) = &args.model_repository {
+        let foreign = foreign_models(dir).map_err(|e| e.to_string())?;
+        if !foreign.is_empty() {
+            let handover = python_host::Handover {
+                repository: dir,
+                foreign: &foreign,
+                listen: &args.listen,
+                default_model: args.default_model.as_deref(),
+                onnxruntime_lib: args.onnxruntime_lib.as_deref(),
+                python: args.python.as_deref(),
+            };
+            return Err(handover.exec());
+        }
+    }
     oxserve_onnx::init_onnxruntime(args.onnxruntime_lib.as_deref()).map_err(|e| e.to_string())?;
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;

@@ -24,13 +24,8 @@ const SETTINGS_FILE: &str = "model-settings.json";
 /// is one model. Any model that fails to load fails the whole start, so a broken deployment is
 /// noticed at once rather than by its first request.
 pub fn load_repository(dir: &Path, metrics: &Metrics) -> Result<Vec<Arc<dyn Unit>>> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| Error::invalid(format!("--model-repository {}: {e}", dir.display())))?;
-    let mut folders: Vec<PathBuf> =
-        entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
-    folders.sort();
     let mut units = Vec::new();
-    for folder in folders {
+    for folder in model_folders(dir)? {
         units.extend(load_model_folder(&folder, metrics)?);
     }
     if units.is_empty() {
@@ -41,6 +36,43 @@ pub fn load_repository(dir: &Path, metrics: &Metrics) -> Result<Vec<Arc<dyn Unit
         )));
     }
     Ok(units)
+}
+
+/// The models in `dir` whose `implementation` this build does not run (a prepackaged Python
+/// server such as `sklearn`, or a user's class), as (name, implementation), in name order.
+///
+/// `oxserve serve` asks this before loading anything: a repository that needs Python is handed
+/// whole to the oxserve Python package, which serves those folders and the ONNX ones beside them.
+pub fn foreign_models(dir: &Path) -> Result<Vec<(String, String)>> {
+    let mut foreign = Vec::new();
+    for folder in model_folders(dir)? {
+        let settings_path = folder.join(SETTINGS_FILE);
+        if !settings_path.is_file() {
+            continue;
+        }
+        let settings = ModelSettings::from_file(&settings_path)?;
+        if let Some(implementation) =
+            settings.implementation.filter(|i| !ONNX_IMPLEMENTATIONS.contains(&i.as_str()))
+        {
+            let name = settings.name.unwrap_or_else(|| folder_name(&folder));
+            foreign.push((name, implementation));
+        }
+    }
+    Ok(foreign)
+}
+
+/// The sub-folders of a repository, in name order.
+fn model_folders(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::invalid(format!("--model-repository {}: {e}", dir.display())))?;
+    let mut folders: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    folders.sort();
+    Ok(folders)
+}
+
+fn folder_name(folder: &Path) -> String {
+    folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// Loads the model in one repository folder (MLServer's or Triton's layout), or `None` when the
@@ -64,7 +96,7 @@ struct Discovered {
 
 /// What `folder` holds: a model in MLServer's or Triton's layout, or nothing (`None`).
 fn discover(folder: &Path) -> Result<Option<Discovered>> {
-    let folder_name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let folder_name = folder_name(folder);
     let settings_path = folder.join(SETTINGS_FILE);
     let config_path = folder.join(CONFIG_FILE);
     if settings_path.is_file() {
@@ -339,6 +371,26 @@ mod tests {
         input [{ name: 'input' data_type: TYPE_FP32 dims: [4] }]
         dynamic_batching { max_queue_delay_microseconds: 500 }
         instance_group [{ count: 2 kind: KIND_CPU }]";
+
+    #[test]
+    fn foreign_models_are_the_folders_with_a_non_onnx_implementation() {
+        let repo = Scratch::new();
+        repo.write("b-iris/model-settings.json", r#"{"name": "iris", "implementation": "sklearn"}"#)
+            .write("a-onnx/model-settings.json", r#"{"implementation": "onnx"}"#)
+            .write("c-plain/model.onnx", "")
+            .write("d-triton/config.pbtxt", "platform: 'onnxruntime_onnx'")
+            .write("e-booster/model-settings.json", r#"{"implementation": "mlserver_xgboost.XGBoostModel"}"#);
+        let found = foreign_models(&repo.0).unwrap();
+        assert_eq!(
+            found,
+            [
+                ("iris".to_string(), "sklearn".to_string()),
+                ("e-booster".to_string(), "mlserver_xgboost.XGBoostModel".to_string())
+            ]
+        );
+        repo.write("f-bad/model-settings.json", "{not json");
+        assert!(foreign_models(&repo.0).unwrap_err().message.contains("f-bad"));
+    }
 
     #[test]
     fn python_implementations_point_at_the_python_package() {

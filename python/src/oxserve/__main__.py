@@ -47,6 +47,23 @@ def main(argv=None):
     parser.add_argument("--model-name", help="name the model is served under (default: the class name)")
     parser.add_argument("--http-port", type=int, help="REST port (default: $OXSERVE_HTTP_PORT, else 8080)")
     parser.add_argument("--grpc-port", type=int, help="gRPC port (default: $OXSERVE_GRPC_PORT, else 8081)")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("OXSERVE_HOST", "0.0.0.0"),
+        help="interface to listen on ($OXSERVE_HOST)",
+    )
+    parser.add_argument(
+        "--max-request-size",
+        type=int,
+        default=int(os.environ.get("OXSERVE_MAX_REQUEST_SIZE", 64 * 1024 * 1024)),
+        help="largest request body or gRPC message in bytes ($OXSERVE_MAX_REQUEST_SIZE)",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=float(os.environ.get("OXSERVE_DRAIN_TIMEOUT", 30.0)),
+        help="seconds in-flight requests may take to finish after SIGTERM ($OXSERVE_DRAIN_TIMEOUT)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes sharing the ports")
     parser.add_argument("--max-batch-size", type=int, default=0, help="batch concurrent requests (0: off)")
     parser.add_argument(
@@ -73,16 +90,25 @@ def main(argv=None):
                 point_rust_at_onnxruntime()
             serve(
                 lambda: handlers,
+                host=args.host,
                 http_port=args.http_port,
                 grpc_port=args.grpc_port,
                 workers=args.workers,
                 default_model=args.default_model,
+                drain_timeout=args.drain_timeout,
+                max_request_size=args.max_request_size,
+                # Set when a Seldon deployment runs this as one of its units (meta.requestPath).
+                seldon_unit_id=os.environ.get("PREDICTIVE_UNIT_ID"),
+                seldon_unit_image=os.environ.get("PREDICTIVE_UNIT_IMAGE"),
                 model_folders=native,
             )
             return
         cls = _model_class(args.model_class)
         model = cls(args.model_name or cls.__name__)
         server = ModelServer(
+            host=args.host,
+            drain_timeout=args.drain_timeout,
+            max_request_size=args.max_request_size,
             http_port=args.http_port,
             grpc_port=args.grpc_port,
             workers=args.workers,

@@ -209,10 +209,18 @@ class ModelServer:
         max_batch_size=0,
         max_batch_time=0.0,
         instances=1,
+        drain_timeout=30.0,
+        max_request_size=64 * 1024 * 1024,
         **scheduling_options,
     ):
         self.options = dict(
-            host=host, http_port=http_port, grpc_port=grpc_port, workers=workers, log_level=log_level
+            host=host,
+            http_port=http_port,
+            grpc_port=grpc_port,
+            workers=workers,
+            log_level=log_level,
+            drain_timeout=drain_timeout,
+            max_request_size=max_request_size,
         )
         self.settings = scheduling(max_batch_size, max_batch_time, instances, **scheduling_options)
 
