@@ -53,13 +53,7 @@ fn node(spec: &NodeSpec, load_model: &ModelLoader<'_>, metrics: &GraphMetrics) -
                 if transforms { Arc::new(ModelAsTransformer::new(model)) } else { model };
             (unit, path.display().to_string())
         }
-        UnitSpec::Builtin(kind) => {
-            let branches: Vec<String> = spec.children.iter().map(|c| c.name.clone()).collect();
-            (
-                builtin::build(*kind, &spec.name, &spec.parameters, &branches, &metrics.routers)?,
-                kind.name().to_string(),
-            )
-        }
+        UnitSpec::Builtin(kind) => (builtin::build(*kind, spec, &metrics.routers)?, kind.name().to_string()),
         UnitSpec::Remote(remote) => {
             let unit = crate::remote::connect(&spec.name, remote).map_err(|e| e.context(&spec.at))?;
             (unit, remote.url())
@@ -72,6 +66,7 @@ fn node(spec: &NodeSpec, load_model: &ModelLoader<'_>, metrics: &GraphMetrics) -
         label,
         children,
         from_request: spec.from_request,
+        condition: spec.condition.clone(),
         calls: metrics.unit(&spec.name),
     })
 }

@@ -19,7 +19,8 @@ use oxserve_core::{
     ModelMetadata, Result, Tensor, TensorSpec, Unit,
 };
 
-use crate::message::{as_request, as_response, fit, merge, publish_routing, union};
+use crate::condition::Condition;
+use crate::message::{Body, as_request, as_response, as_v2_json, fit, merge, publish_routing, union};
 use crate::metrics::UnitCalls;
 use crate::spec::{InputStage, Stages};
 
@@ -47,6 +48,9 @@ pub(crate) struct Node {
     pub children: Vec<Node>,
     /// In a sequence, this node takes the sequence's request instead of the previous answer.
     pub from_request: bool,
+    /// In a sequence, this node runs only when its condition finds something in the previous
+    /// answer (a switch's unit holds its children's conditions itself).
+    pub condition: Option<Condition>,
     pub calls: UnitCalls,
 }
 
@@ -220,10 +224,19 @@ impl Node {
     }
 
     /// The children one after another, each on the previous answer (or on the sequence's own
-    /// request, for a child that asks for it), with meta accumulating along the way.
+    /// request, for a child that asks for it), with meta accumulating along the way. A child
+    /// whose condition finds nothing in the previous answer ends the sequence with that answer,
+    /// as KServe's router does.
     async fn sequence_stage(&self, input: InferenceRequest) -> Result<InferenceResponse> {
         let mut current = input.clone();
         for child in &self.children {
+            if let Some(condition) = &child.condition {
+                let answer = as_v2_json(&current, Body::Response, condition.reads("data"))
+                    .map_err(|e| e.context(format_args!("condition of '{}'", child.name)))?;
+                if !condition.matches(&answer) {
+                    break;
+                }
+            }
             let request = if child.from_request {
                 InferenceRequest { meta: current.meta, ..input.clone() }
             } else {

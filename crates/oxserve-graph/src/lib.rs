@@ -10,6 +10,7 @@
 mod adapt;
 mod assemble;
 mod builtin;
+mod condition;
 mod deployment;
 mod graph;
 mod message;
@@ -18,4 +19,5 @@ mod remote;
 pub mod spec;
 
 pub use assemble::{ModelLoader, assemble};
+pub use condition::Condition;
 pub use metrics::GraphMetrics;

@@ -2,8 +2,12 @@
 //! fitted to the next unit's declared input, and `meta` accumulates along the way.
 
 use bytes::Bytes;
-use oxserve_core::{DataType, InferenceRequest, InferenceResponse, Meta, ModelMetadata, Tensor};
+use oxserve_core::{
+    DataType, Error, InferenceRequest, InferenceResponse, Meta, ModelMetadata, Result, Tensor,
+};
+use oxserve_protocol::json_data::{self, Layout};
 use oxserve_protocol::v2::feedback::ROUTING_PARAMETER_PREFIX;
+use serde_json::{Map, Value};
 
 /// A response passed on as the next unit's request (its outputs become the inputs).
 pub fn as_request(response: InferenceResponse) -> InferenceRequest {
@@ -87,6 +91,72 @@ fn cast(tensor: &Tensor, datatype: DataType) -> Option<Tensor> {
     };
     let cast = Tensor::new(&tensor.name, datatype, tensor.shape.clone(), Bytes::from(data)).ok()?;
     Some(cast.with_parameters(tensor.parameters.clone()))
+}
+
+/// Which V2 body a message is read as by a condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// An infer request: `{"id", "parameters", "inputs": [...]}`.
+    Request,
+    /// An infer response (a step's answer passed on): `{"model_name", "model_version", "id",
+    /// "parameters", "outputs": [...]}`.
+    Response,
+}
+
+/// `message` as the V2 REST JSON body that carries it, for the GJSON conditions of KServe steps,
+/// which are written against the JSON its router passes on. Whatever protocol the client used,
+/// the condition reads the V2 form; tensors are `{"name", "datatype", "shape", "parameters",
+/// "data"}` with `data` flat in row-major order. `with_data: false` leaves `data` out, for
+/// conditions that never read it: writing a large tensor as JSON costs far more than the test.
+pub fn as_v2_json(message: &InferenceRequest, body: Body, with_data: bool) -> Result<Value> {
+    let mut json = Map::new();
+    if body == Body::Response {
+        json.insert("model_name".into(), message.model_name.clone().into());
+        if let Some(version) = &message.model_version {
+            json.insert("model_version".into(), version.clone().into());
+        }
+    }
+    if let Some(id) = &message.id {
+        json.insert("id".into(), id.clone().into());
+    }
+    if !message.parameters.is_empty() {
+        json.insert("parameters".into(), Value::Object(message.parameters.clone()));
+    }
+    let tensors = message.inputs.iter().map(|tensor| {
+        let mut entry = Map::new();
+        entry.insert("name".into(), tensor.name.clone().into());
+        entry.insert("datatype".into(), tensor.datatype.as_str().into());
+        entry.insert("shape".into(), tensor.shape.clone().into());
+        if !tensor.parameters.is_empty() {
+            entry.insert("parameters".into(), Value::Object(tensor.parameters.clone()));
+        }
+        if with_data {
+            entry.insert("data".into(), tensor_data(tensor)?);
+        }
+        Ok(Value::Object(entry))
+    });
+    let key = if body == Body::Request { "inputs" } else { "outputs" };
+    json.insert(key.into(), Value::Array(tensors.collect::<Result<_>>()?));
+    Ok(Value::Object(json))
+}
+
+/// A tensor's elements as a flat JSON array. JSON has no NaN or infinities, which the element
+/// writer spells as JavaScript does: they read as `null`.
+fn tensor_data(tensor: &Tensor) -> Result<Value> {
+    let mut text = Vec::new();
+    json_data::write(&mut text, tensor, Layout::Flat)
+        .map_err(|e| e.context(format_args!("a condition reads tensor '{}' as JSON", tensor.name)))?;
+    if let Ok(data) = serde_json::from_slice(&text) {
+        return Ok(data);
+    }
+    // Only numbers fail to parse (strings are written as valid JSON), so the words are never
+    // inside a string here.
+    let finite = String::from_utf8_lossy(&text)
+        .replace("-Infinity", "null")
+        .replace("Infinity", "null")
+        .replace("NaN", "null");
+    serde_json::from_str(&finite)
+        .map_err(|e| Error::internal(format!("tensor '{}' did not read back as JSON: {e}", tensor.name)))
 }
 
 /// Copies `meta.routing` into the response parameters (`routing.<router>`), for protocols
@@ -184,6 +254,39 @@ mod tests {
         let t = &fitted.inputs[0];
         assert_eq!((t.name.as_str(), t.datatype), ("input", DataType::Fp32));
         assert_eq!(t.data[..], [1.5f32, -2.0].map(f32::to_le_bytes).concat());
+    }
+
+    #[test]
+    fn a_message_reads_as_its_v2_body() {
+        let floats = Tensor::new(
+            "x",
+            DataType::Fp32,
+            vec![1, 3],
+            Bytes::from([1.5f32, f32::NAN, -2.0].map(f32::to_le_bytes).concat()),
+        )
+        .unwrap();
+        let words = Tensor::from_bytes_elements("w", vec![1], ["hi"]).unwrap();
+        let mut message = InferenceRequest {
+            id: Some("r1".into()),
+            model_name: "m".into(),
+            inputs: vec![floats, words],
+            ..Default::default()
+        };
+        message.parameters.insert("tenant".into(), "acme".into());
+        let request = as_v2_json(&message, Body::Request, true).unwrap();
+        assert_eq!(
+            request,
+            serde_json::json!({"id": "r1", "parameters": {"tenant": "acme"}, "inputs": [
+                {"name": "x", "datatype": "FP32", "shape": [1, 3], "data": [1.5, null, -2.0]},
+                {"name": "w", "datatype": "BYTES", "shape": [1], "data": ["hi"]}
+            ]})
+        );
+        let response = as_v2_json(&message, Body::Response, false).unwrap();
+        assert_eq!(response["model_name"], "m");
+        assert_eq!(
+            response["outputs"][1],
+            serde_json::json!({"name": "w", "datatype": "BYTES", "shape": [1]})
+        );
     }
 
     #[test]

@@ -522,3 +522,57 @@ async fn a_graph_is_ready_while_its_remote_units_can_be_reached() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!down.is_ready(), "a unit nobody listens for is not");
 }
+
+const SWITCH: &str = "graph:\n  name: sw\n  implementation: SWITCH\n  children:\n\
+    \x20   - {name: big, model: scale2, condition: 'inputs.0.data.#(>10)'}\n\
+    \x20   - {name: acme, model: scale3, condition: '[@this].#(parameters.tenant==\"acme\")'}\n\
+    \x20   - {name: rest, model: scale5, condition: 'inputs.#(datatype==\"FP64\")'}\n";
+
+#[tokio::test]
+async fn a_switch_takes_the_first_step_whose_condition_matches() {
+    let (graph, counts, _) = build(SWITCH);
+    let response = graph.predict(request(&[1.0])).await.unwrap();
+    assert_eq!((output(&response), response.meta.routing["sw"]), (vec![5.0], 2));
+    let response = graph.predict(request(&[1.0, 20.0])).await.unwrap();
+    assert_eq!((output(&response), response.meta.routing["sw"]), (vec![2.0, 40.0], 0));
+    let mut acme = request(&[1.0]);
+    acme.parameters.insert("tenant".into(), "acme".into());
+    let response = graph.predict(acme).await.unwrap();
+    assert_eq!((output(&response), response.meta.routing["sw"]), (vec![3.0], 1));
+    assert_eq!(response.meta.request_path.keys().collect::<Vec<_>>(), ["acme", "sw"]);
+    assert_eq!(
+        ["big", "acme", "rest"].map(|n| predict_count(&counts, n)),
+        [1, 1, 1],
+        "only the chosen step runs"
+    );
+}
+
+#[tokio::test]
+async fn a_switch_without_a_matching_step_is_a_404_naming_it() {
+    let (graph, counts, _) = build(SWITCH);
+    let mut ints = request(&[]);
+    ints.inputs =
+        vec![Tensor::new("input", DataType::Int32, vec![1], Bytes::from_static(&[7, 0, 0, 0])).unwrap()];
+    let e = graph.predict(ints).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    assert!(e.message.starts_with("unit 'sw': no step's condition matches the request ("), "{}", e.message);
+    assert!(e.message.contains("'inputs.#(datatype==\"FP64\")'"), "{}", e.message);
+    assert_eq!(["big", "acme", "rest"].map(|n| predict_count(&counts, n)), [0, 0, 0]);
+}
+
+#[tokio::test]
+async fn a_sequence_step_whose_condition_fails_ends_the_sequence() {
+    let (graph, counts, _) = build(
+        "graph:\n  name: seq\n  implementation: SEQUENCE\n  children:\n\
+         \x20   - {name: a, model: scale2}\n\
+         \x20   - {name: b, model: scale3, condition: 'outputs.0.data.#(>5)'}\n\
+         \x20   - {name: c, model: scale5}\n",
+    );
+    let response = graph.predict(request(&[1.0])).await.unwrap();
+    assert_eq!(output(&response), [2.0], "a's answer, which b's condition does not match, ends it");
+    assert_eq!(response.meta.request_path.keys().collect::<Vec<_>>(), ["a", "seq"]);
+    assert_eq!(["a", "b", "c"].map(|n| predict_count(&counts, n)), [1, 0, 0]);
+    let response = graph.predict(request(&[3.0])).await.unwrap();
+    assert_eq!(output(&response), [90.0], "6 > 5: b and then c run");
+    assert_eq!(["a", "b", "c"].map(|n| predict_count(&counts, n)), [2, 1, 1]);
+}

@@ -1,6 +1,6 @@
 //! Units built into oxserve: Seldon's `RANDOM_ABTEST` and average combiner, two multi-armed
 //! bandit routers that learn from feedback (epsilon-greedy, Thompson sampling), and KServe's
-//! `Splitter`, `Ensemble` and `Sequence` nodes.
+//! `Splitter`, `Ensemble`, `Sequence` and `Switch` nodes.
 
 mod ab_test;
 mod average;
@@ -10,6 +10,7 @@ mod metrics;
 mod reward;
 mod sequence;
 mod splitter;
+mod switch;
 mod thompson;
 
 use std::sync::Arc;
@@ -20,20 +21,16 @@ use rand::rngs::StdRng;
 
 pub(crate) use metrics::RouterMetrics;
 
-use crate::spec::{Builtin, Parameters};
+use crate::spec::{Builtin, NodeSpec, Parameters};
 
-/// Builds the unit for a built-in node. `branches` are the node's children's names, in order:
-/// routers check their parameters against them and label their metrics with them.
-pub fn build(
-    builtin: Builtin,
-    node: &str,
-    parameters: &Parameters,
-    branches: &[String],
-    metrics: &RouterMetrics,
-) -> Result<Arc<dyn Unit>> {
+/// Builds the unit for a built-in node. Routers check their parameters against the node's
+/// children and label their metrics with the children's names; a switch takes their conditions.
+pub fn build(builtin: Builtin, node: &NodeSpec, metrics: &RouterMetrics) -> Result<Arc<dyn Unit>> {
+    let (parameters, name) = (&node.parameters, node.name.as_str());
+    let branches: Vec<String> = node.children.iter().map(|c| c.name.clone()).collect();
     let metadata =
-        ModelMetadata { name: node.to_string(), platform: builtin.name().into(), ..Default::default() };
-    let metrics = metrics.for_router(node, branches);
+        ModelMetadata { name: name.to_string(), platform: builtin.name().into(), ..Default::default() };
+    let metrics = metrics.for_router(name, &branches);
     Ok(match builtin {
         Builtin::RandomAbTest => Arc::new(ab_test::RandomAbTest::new(metadata, parameters, metrics)?),
         Builtin::AverageCombiner => {
@@ -49,11 +46,17 @@ pub fn build(
         Builtin::Splitter => Arc::new(splitter::Splitter::new(metadata, parameters, metrics)?),
         Builtin::Ensemble => {
             parameters.only(&[])?;
-            Arc::new(ensemble::Ensemble::new(metadata, branches.to_vec()))
+            Arc::new(ensemble::Ensemble::new(metadata, branches))
         }
         Builtin::Sequence => {
             parameters.only(&[])?;
             Arc::new(sequence::Sequence::new(metadata))
+        }
+        Builtin::Switch => {
+            parameters.only(&[])?;
+            // Every child has one: the spec's check refuses a switch step without.
+            let conditions = node.children.iter().filter_map(|c| c.condition.clone()).collect();
+            Arc::new(switch::Switch::new(metadata, conditions, metrics))
         }
     })
 }

@@ -1,12 +1,17 @@
 //! KServe InferenceGraph manifests (`serving.kserve.io/v1alpha1`, kind `InferenceGraph`).
 //!
-//! Each named node is a router: `Sequence` (steps in turn, each on the previous answer or, with
-//! `data: $request`, on the graph's request), `Splitter` (one step by `weight`), `Ensemble`
-//! (every step, answers side by side). A step is another node (`nodeName`) or a model server
+//! Each named node is a router: `Sequence` (steps in turn), `Splitter` (one step by `weight`),
+//! `Ensemble` (every step, answers side by side) or `Switch` (the first step whose `condition`
+//! finds something in the request). A step is another node (`nodeName`) or a model server
 //! (`serviceUrl`, spoken to in V2 over REST). `serviceName` alone names an InferenceService of a
-//! cluster, which cannot be reached from here. `Switch` and step `condition`s (GJSON expressions
-//! on the request) are not supported and stop the start by name. Every step is a hard
-//! dependency: a failing step fails the request.
+//! cluster, which cannot be reached from here.
+//!
+//! As in KServe's router, a sequence step gets the sequence's own request unless it says
+//! `data: $response` (the previous step's answer), and a sequence step's `condition` reads the
+//! previous step's answer: when it finds nothing the sequence stops and answers with it.
+//! Conditions are GJSON paths ([`Condition`](crate::Condition)) on the message as a V2 JSON body; one this
+//! version cannot read stops the start, naming the step. A Switch with no matching step answers
+//! 404, as KServe's does. Every step is a hard dependency: a failing step fails the request.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,8 +22,8 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::{
-    Builtin, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, NodeSpec, NodeType, Parameters,
-    PredictorSpec, Protocol, RemoteSpec, Transport, UnitSpec,
+    Builtin, Condition, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, NodeSpec, NodeType,
+    Parameters, PredictorSpec, Protocol, RemoteSpec, Transport, UnitSpec,
 };
 
 #[derive(Debug, Deserialize)]
@@ -131,21 +136,13 @@ fn router(
         RouterType::Sequence => Builtin::Sequence,
         RouterType::Splitter => Builtin::Splitter,
         RouterType::Ensemble => Builtin::Ensemble,
-        RouterType::Switch => {
-            return Err(Error::invalid(format!(
-                "{at}.routerType: Switch (steps chosen by GJSON conditions) is not supported; \
-                 use a Splitter, or a SeldonDeployment ROUTER"
-            )));
-        }
+        RouterType::Switch => Builtin::Switch,
     };
     path.push(name.to_string());
     let mut children = Vec::new();
     let mut weights = Vec::new();
     for (i, step) in router.steps.iter().enumerate() {
         let at = format!("{at}.steps[{i}]");
-        if step.condition.is_some() {
-            return Err(Error::invalid(format!("{at}.condition: step conditions (GJSON) are not supported")));
-        }
         match (step.weight, builtin) {
             (Some(weight), Builtin::Splitter) => weights.push(weight),
             (None, Builtin::Splitter) => {
@@ -158,12 +155,18 @@ fn router(
         }
         let mut child = self::step(step, i, &at, nodes, timeout, path)?;
         child.from_request = match step.data.as_deref() {
-            None | Some("$response") => false,
-            Some("$request") => true,
+            None | Some("$request") => true,
+            Some("$response") => false,
             Some(other) => {
                 return Err(Error::invalid(format!("{at}.data: '{other}' is not $request or $response")));
             }
         };
+        child.condition = step
+            .condition
+            .as_deref()
+            .map(Condition::parse)
+            .transpose()
+            .map_err(|e| e.context(format_args!("{at}.condition")))?;
         children.push(child);
     }
     path.pop();
@@ -178,6 +181,7 @@ fn router(
         parameters: Parameters::new(parameters, format!("{at}.steps[].weight")),
         children,
         from_request: false,
+        condition: None,
         at,
     })
 }
@@ -212,6 +216,7 @@ fn step(
                 parameters: Parameters::default(),
                 children: Vec::new(),
                 from_request: false,
+                condition: None,
             })
         }
         (None, None) if step.service_name.is_some() => Err(Error::invalid(format!(

@@ -16,6 +16,7 @@ use std::time::Duration;
 use oxserve_core::{Error, Result};
 use serde::de::DeserializeOwned;
 
+pub use crate::condition::Condition;
 pub use params::Parameters;
 
 /// A whole graph file: the name it is served under and its predictors, each a tree of nodes.
@@ -51,6 +52,10 @@ pub struct NodeSpec {
     /// In a sequence, take the sequence's own request rather than the previous child's answer
     /// (KServe's `data: $request`).
     pub from_request: bool,
+    /// KServe's step `condition`: under a `SWITCH`, the first child whose condition finds
+    /// something in the request takes it; in a `SEQUENCE`, the child runs only when its condition
+    /// finds something in the previous child's answer, and otherwise that answer ends the sequence.
+    pub condition: Option<Condition>,
 }
 
 /// Seldon's predictive unit types; each implies the calls the executor makes.
@@ -137,10 +142,12 @@ pub enum Builtin {
     Ensemble,
     /// KServe's `Sequence`: the children one after another.
     Sequence,
+    /// KServe's `Switch`: the first child whose condition finds something in the request.
+    Switch,
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 7] = [
+    pub const ALL: [Builtin; 8] = [
         Builtin::RandomAbTest,
         Builtin::AverageCombiner,
         Builtin::EpsilonGreedy,
@@ -148,6 +155,7 @@ impl Builtin {
         Builtin::Splitter,
         Builtin::Ensemble,
         Builtin::Sequence,
+        Builtin::Switch,
     ];
 
     /// The `implementation` names of all built-in units, for error messages.
@@ -165,6 +173,7 @@ impl Builtin {
             "SPLITTER" => Some(Builtin::Splitter),
             "ENSEMBLE" => Some(Builtin::Ensemble),
             "SEQUENCE" => Some(Builtin::Sequence),
+            "SWITCH" => Some(Builtin::Switch),
             _ => None,
         }
     }
@@ -178,6 +187,7 @@ impl Builtin {
             Builtin::Splitter => "SPLITTER",
             Builtin::Ensemble => "ENSEMBLE",
             Builtin::Sequence => "SEQUENCE",
+            Builtin::Switch => "SWITCH",
         }
     }
 
@@ -188,7 +198,8 @@ impl Builtin {
             Builtin::RandomAbTest
             | Builtin::EpsilonGreedy
             | Builtin::ThompsonSampling
-            | Builtin::Splitter => NodeType::Router.stages(),
+            | Builtin::Splitter
+            | Builtin::Switch => NodeType::Router.stages(),
             Builtin::Sequence => Stages { sequence: true, ..Stages::default() },
         }
     }
@@ -279,6 +290,7 @@ pub fn parse(text: &str, folder: &Path, default_name: &str) -> Result<GraphSpec>
         _ => native::convert(typed(text)?, folder, default_name)?,
     };
     for predictor in &spec.predictors {
+        check_condition(&predictor.root, None, 0)?;
         validate(&predictor.root)?;
         let mut names = std::collections::BTreeSet::new();
         check_unique(&predictor.root, &mut names)?;
@@ -333,7 +345,34 @@ fn validate(node: &NodeSpec) -> Result<()> {
             "speaks V2, which has only model inference; use protocol seldon for other node types".into(),
         );
     }
+    for (i, child) in node.children.iter().enumerate() {
+        check_condition(child, Some(node), i)?;
+    }
     node.children.iter().try_for_each(validate)
+}
+
+/// Conditions belong to the steps of a SWITCH (each needs one) and to the steps of a SEQUENCE
+/// after the first (which has no previous answer to read); `node` is child `index` of `parent`.
+fn check_condition(node: &NodeSpec, parent: Option<&NodeSpec>, index: usize) -> Result<()> {
+    let fail = |message: String| Err(Error::invalid(format!("{}: node '{}' {message}", node.at, node.name)));
+    let parent_builtin = parent.and_then(|p| match p.unit {
+        UnitSpec::Builtin(builtin) => Some((p.name.as_str(), builtin)),
+        _ => None,
+    });
+    match (parent_builtin, &node.condition) {
+        (Some((switch, Builtin::Switch)), None) => fail(format!(
+            "is a step of SWITCH '{switch}' without a condition; the first step whose condition finds \
+             something in the request takes it"
+        )),
+        (Some((sequence, Builtin::Sequence)), Some(condition)) if index == 0 => fail(format!(
+            "has the condition '{condition}' but is the first step of SEQUENCE '{sequence}': a step's \
+             condition reads the previous step's answer"
+        )),
+        (Some((_, Builtin::Switch | Builtin::Sequence)), _) | (_, None) => Ok(()),
+        (_, Some(condition)) => fail(format!(
+            "has the condition '{condition}', which only the steps of a SWITCH or a SEQUENCE have"
+        )),
+    }
 }
 
 fn check_unique<'a>(node: &'a NodeSpec, names: &mut std::collections::BTreeSet<&'a str>) -> Result<()> {

@@ -5,7 +5,8 @@
 //! graph:
 //!   name: ab
 //!   implementation: RANDOM_ABTEST   # or AVERAGE_COMBINER, EPSILON_GREEDY, THOMPSON_SAMPLING,
-//!                                   # SPLITTER (parameters: {weights: [70, 30]}), ENSEMBLE, SEQUENCE
+//!                                   # SPLITTER (parameters: {weights: [70, 30]}), ENSEMBLE,
+//!                                   # SEQUENCE, SWITCH (children with a `condition` each)
 //!   parameters: {ratioA: 0.7}    # a plain map, values typed by YAML
 //!   children:
 //!     - {name: a, model: ../models/iris/model.onnx}
@@ -14,6 +15,9 @@
 //!       endpoint: {host: 127.0.0.1, port: 9000, transport: grpc, protocol: seldon, timeout_ms: 500}
 //!       # V2 units also take `model: NAME` (default: the node's name).
 //! ```
+//!
+//! A child of a SWITCH or a SEQUENCE may have a `condition`, a GJSON path as in a KServe
+//! InferenceGraph ([`Condition`](crate::Condition)).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,8 +27,8 @@ use oxserve_core::{Error, Result};
 use serde::Deserialize;
 
 use super::{
-    Builtin, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, NodeSpec, NodeType, Parameters,
-    PredictorSpec, Protocol, RemoteSpec, Transport, UnitSpec,
+    Builtin, Condition, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, NodeSpec, NodeType,
+    Parameters, PredictorSpec, Protocol, RemoteSpec, Transport, UnitSpec,
 };
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +55,8 @@ struct Node {
     parameters: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     children: Vec<Node>,
+    #[serde(default)]
+    condition: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -151,6 +157,12 @@ fn node(node: Node, at: String, folder: &Path) -> Result<NodeSpec> {
         (None, Some(builtin)) => builtin.stages(),
         (None, None) => NodeType::Model.stages(),
     };
+    let condition = node
+        .condition
+        .as_deref()
+        .map(Condition::parse)
+        .transpose()
+        .map_err(|e| e.context(format_args!("{at}.condition")))?;
     let children = node
         .children
         .into_iter()
@@ -165,6 +177,7 @@ fn node(node: Node, at: String, folder: &Path) -> Result<NodeSpec> {
         children,
         at,
         from_request: false,
+        condition,
     })
 }
 

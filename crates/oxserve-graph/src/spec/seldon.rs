@@ -332,7 +332,16 @@ fn node(node: Node, at: String, context: &Context<'_>) -> Result<NodeSpec> {
         .enumerate()
         .map(|(i, child)| self::node(child, format!("{at}.children[{i}]"), context))
         .collect::<Result<Vec<_>>>()?;
-    Ok(NodeSpec { name: node.name, at, stages, unit, parameters, children, from_request: false })
+    Ok(NodeSpec {
+        name: node.name,
+        at,
+        stages,
+        unit,
+        parameters,
+        children,
+        from_request: false,
+        condition: None,
+    })
 }
 
 fn node_type(t: SeldonType) -> NodeType {

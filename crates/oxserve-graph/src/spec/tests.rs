@@ -180,6 +180,11 @@ fn kserve_inference_graph() {
     assert_eq!(scale.timeout, Duration::from_secs(5));
     let both = &root.children[1];
     assert!(both.from_request && both.stages.aggregate);
+    // As in KServe, a step without `data` takes its sequence's request too.
+    let text = KSERVE.replace("{nodeName: both, data: $request}", "{nodeName: both}");
+    assert!(parse(&text, Path::new("/g"), "f").unwrap().predictors[0].root.children[1].from_request);
+    let text = KSERVE.replace("data: $request", "data: $response");
+    assert!(!parse(&text, Path::new("/g"), "f").unwrap().predictors[0].root.children[1].from_request);
     assert_eq!(both.children[0].name, "a");
     let split = &both.children[1];
     assert_eq!(split.unit, UnitSpec::Builtin(Builtin::Splitter));
@@ -191,7 +196,10 @@ fn kserve_inference_graph() {
 #[test]
 fn kserve_errors_name_the_field() {
     let cases = [
-        (KSERVE.replace("routerType: Ensemble", "routerType: Switch"), "spec.nodes.both.routerType: Switch"),
+        (
+            KSERVE.replace("routerType: Ensemble", "routerType: Switch"),
+            "spec.nodes.both.steps[0]: node 'a' is a step of SWITCH 'both' without a condition",
+        ),
         (
             KSERVE.replace("{nodeName: split}", "{nodeName: root}"),
             "spec.nodes.both.steps[1].nodeName: 'root' leads back",
@@ -212,10 +220,86 @@ fn kserve_errors_name_the_field() {
         ),
         (KSERVE.replace("    root:", "    rot:"), "needs a node named 'root'"),
         (KSERVE.replace("timeout: 5", "timeout: 5\n  replica: 1"), "spec: unknown field `replica`"),
-        (KSERVE.replace("data: $request", "data: $request, condition: \"x\""), "condition: step conditions"),
+        (
+            KSERVE.replace("data: $request", "data: $request, condition: \"outputs.#(name=x\""),
+            "spec.nodes.root.steps[1].condition: 'outputs.#(name=x' is not a condition oxserve reads: \
+             '#(' is not closed",
+        ),
+        (
+            KSERVE.replace("{name: scale,", "{condition: outputs.0, name: scale,"),
+            "spec.nodes.root.steps[0]: node 'scale' has the condition 'outputs.0' but is the first step \
+             of SEQUENCE 'root'",
+        ),
+        (
+            KSERVE.replace("{nodeName: split}", "{nodeName: split, condition: inputs.0}"),
+            "spec.nodes.split: node 'split' has the condition 'inputs.0', which only the steps of a \
+             SWITCH or a SEQUENCE have",
+        ),
     ];
     for (text, expected) in cases {
         let e = parse(&text, Path::new("/g"), "f").unwrap_err();
         assert!(e.message.contains(expected), "{expected}: {}", e.message);
     }
+}
+
+const SWITCH: &str = r#"
+apiVersion: serving.kserve.io/v1alpha1
+kind: InferenceGraph
+metadata: {name: switch}
+spec:
+  nodes:
+    root:
+      routerType: Switch
+      steps:
+      - {nodeName: chain, condition: '[@this].#(parameters.route=="chain")'}
+      - {name: raw, serviceUrl: "http://127.0.0.1:9001/v2/models/iris/infer", condition: 'inputs.#(datatype=="FP32")'}
+    chain:
+      routerType: Sequence
+      steps:
+      - {name: scale, serviceUrl: "http://127.0.0.1:9002/v2/models/scaler/infer"}
+      - {name: classify, serviceUrl: "http://127.0.0.1:9001/v2/models/iris/infer", data: $response,
+         condition: 'outputs.0.data.#(>1.5)', dependency: Hard}
+"#;
+
+#[test]
+fn kserve_switch_and_step_conditions() {
+    let spec = parse(SWITCH, Path::new("/g"), "f").unwrap();
+    let root = &spec.predictors[0].root;
+    assert_eq!(root.unit, UnitSpec::Builtin(Builtin::Switch));
+    assert!(root.stages.route && !root.stages.aggregate);
+    let conditions: Vec<&str> =
+        root.children.iter().map(|c| c.condition.as_ref().unwrap().as_str()).collect();
+    assert_eq!(conditions, ["[@this].#(parameters.route==\"chain\")", "inputs.#(datatype==\"FP32\")"]);
+    let chain = &root.children[0];
+    assert!(chain.condition.is_some() && chain.children[0].condition.is_none());
+    let classify = &chain.children[1];
+    assert_eq!(classify.condition.as_ref().map(Condition::as_str), Some("outputs.0.data.#(>1.5)"));
+    assert!(!classify.from_request);
+}
+
+#[test]
+fn native_switch_and_its_checks() {
+    let text = "graph:\n  name: s\n  implementation: SWITCH\n  children:\n\
+                \x20   - {name: a, model: a.onnx, condition: 'parameters.fast'}\n\
+                \x20   - {name: b, model: b.onnx, condition: 'inputs.0'}\n";
+    let spec = native(text).unwrap();
+    assert_eq!(spec.predictors[0].root.children[1].condition, Some(Condition::parse("inputs.0").unwrap()));
+    let e = native(&text.replace(", condition: 'inputs.0'", "")).unwrap_err();
+    assert!(
+        e.message.contains("graph.children[1]: node 'b' is a step of SWITCH 's' without a condition"),
+        "{}",
+        e.message
+    );
+    let e = native(&text.replace("'inputs.0'", "'inputs|0'")).unwrap_err();
+    assert!(
+        e.message.starts_with("graph.children[1].condition: 'inputs|0' is not a condition"),
+        "{}",
+        e.message
+    );
+    let e = native("graph: {name: m, model: a.onnx, condition: 'x'}\n").unwrap_err();
+    assert!(
+        e.message.contains("graph: node 'm' has the condition 'x', which only the steps"),
+        "{}",
+        e.message
+    );
 }
