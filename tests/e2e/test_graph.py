@@ -332,7 +332,7 @@ spec:
       routerType: Sequence
       steps:
       - {{name: scale, serviceUrl: "{url.format(scaler.http_port, "scaler")}"}}
-      - {{nodeName: both}}
+      - {{nodeName: both, data: $response}}
     both:
       routerType: Ensemble
       steps:
@@ -348,6 +348,68 @@ spec:
     assert set(outputs) == {"first.probabilities", "first.label", "second.probabilities", "second.label"}
     expected = reference.run("iris", {"input": scaled(FLOWER)})["probabilities"]
     np.testing.assert_allclose(outputs["second.probabilities"].reshape(2, 3), expected, rtol=1e-5)
+
+
+def test_kserve_switch_routes_by_condition(start, graph_dir, reference):
+    """A KServe Switch: requests asking for the scaled pipeline (a request parameter) go to a
+    Sequence whose classifier step runs only when a scaled feature is above 1.5, the others
+    straight to the classifier; a request no condition matches is a 404 naming the conditions."""
+    scaler = serve_model(start, graph_dir, "iris_scaler", "scaler")
+    iris = serve_model(start, graph_dir, "iris", "iris")
+    url = "http://127.0.0.1:{}/v2/models/{}/infer"
+    path = write_graph(
+        graph_dir,
+        "kserve-switch",
+        f"""
+apiVersion: serving.kserve.io/v1alpha1
+kind: InferenceGraph
+metadata: {{name: iris-switch}}
+spec:
+  nodes:
+    root:
+      routerType: Switch
+      steps:
+      - {{nodeName: scaled, condition: '[@this].#(parameters.pipeline=="scaled")'}}
+      - {{name: raw, serviceUrl: "{url.format(iris.http_port, "iris")}",
+         condition: 'inputs.#(datatype=="FP32")'}}
+    scaled:
+      routerType: Sequence
+      steps:
+      - {{name: scale, serviceUrl: "{url.format(scaler.http_port, "scaler")}"}}
+      - {{name: classify, serviceUrl: "{url.format(iris.http_port, "iris")}", data: $response,
+         condition: 'outputs.0.data.#(>1.5)'}}
+""",
+    )
+    proc = start(GraphProcess, [str(path)])
+
+    def infer(rows, datatype="FP32", **parameters):
+        body = {"inputs": [{"name": "input", "datatype": datatype, "shape": [len(rows), 4], "data": rows}]}
+        if parameters:
+            body["parameters"] = parameters
+        return requests.post(proc.url("/v2/models/iris-switch/infer"), json=body, timeout=TIMEOUT)
+
+    def outputs(r) -> dict:
+        assert r.status_code == 200, r.text
+        return {o["name"]: np.array(o["data"]).reshape(o["shape"]) for o in r.json()["outputs"]}
+
+    raw = infer(FLOWER)
+    expected = reference.run("iris", {"input": np.array(FLOWER, dtype=np.float32)})["probabilities"]
+    np.testing.assert_allclose(outputs(raw)["probabilities"], expected, rtol=1e-5)
+    assert raw.json()["parameters"]["routing.root"] == 1
+    # FLOWER scaled has no feature above 1.5: the sequence ends with the scaler's answer.
+    stopped = infer(FLOWER, pipeline="scaled")
+    np.testing.assert_allclose(outputs(stopped)["scaled"], scaled(FLOWER), rtol=1e-5)
+    assert stopped.json()["parameters"]["routing.root"] == 0
+    big = [[7.7, 3.8, 6.7, 2.2]]
+    classified = outputs(infer(big, pipeline="scaled"))
+    expected = reference.run("iris", {"input": scaled(big)})["probabilities"]
+    np.testing.assert_allclose(classified["probabilities"], expected, rtol=1e-5)
+    # The Seldon protocol reaches the same graph; its ndarray arrives as FP64, which no step takes.
+    r = requests.post(proc.url("/api/v1.0/predictions"), json={"data": {"ndarray": FLOWER}}, timeout=TIMEOUT)
+    assert r.status_code == 404, r.text
+    assert "no step's condition matches the request ('[@this]" in r.json()["status"]["info"], r.text
+    r = infer(FLOWER, datatype="FP64")
+    assert r.status_code == 404 and "unit 'root': no step's condition matches" in r.json()["error"], r.text
 
 
 def test_a_failing_remote_unit_is_a_5xx_naming_it(start, graph_dir):
@@ -423,6 +485,12 @@ def test_a_slow_remote_unit_times_out(start, graph_dir):
             "node 'm' runs in a container",
         ),
         ("graph:\n  name: m\n  model: models\n", "models: no model here"),
+        (
+            "apiVersion: serving.kserve.io/v1alpha1\nkind: InferenceGraph\nspec:\n  nodes:\n    root:\n"
+            "      routerType: Switch\n      steps:\n"
+            "      - {serviceUrl: 'http://127.0.0.1:1/v2/models/m/infer', condition: 'inputs|0'}\n",
+            "spec.nodes.root.steps[0].condition: 'inputs|0' is not a condition oxserve reads: the pipe",
+        ),
     ],
 )
 def test_a_bad_graph_stops_the_start_with_the_field(graph_dir, text, expected):
