@@ -78,11 +78,21 @@ e2e-test: $(VENV)/.test-deps toolchain
 python-develop: $(VENV)/.python-deps toolchain
 	cd python && VIRTUAL_ENV=$(abspath $(VENV)) $(abspath $(VENV))/bin/maturin develop --quiet
 
-# The three user contracts (Seldon, KServe, typed) served from Python, driven by real clients; and
-# `oxserve serve` (the debug binary) handing a repository of prepackaged Python servers to the package.
-python-test: python-develop
+# Seldon Core's own client (SeldonClient) for the Seldon tests, in a virtualenv of its own: the
+# seldon-core package pins numpy 1.x and protobuf 3.
+SELDON_CLIENT_VENV := .venv-seldon-client
+$(SELDON_CLIENT_VENV)/.deps: python/tests/seldon-client-requirements.txt
+	$(PYTHON) -m venv $(SELDON_CLIENT_VENV)
+	$(SELDON_CLIENT_VENV)/bin/python -m pip install --quiet -r python/tests/seldon-client-requirements.txt
+	touch $@
+
+# The three user contracts (Seldon, KServe, typed) served from Python, driven by real clients
+# (SeldonClient among them); and `oxserve serve` (the debug binary) handing a repository of
+# prepackaged Python servers to the package.
+python-test: python-develop $(SELDON_CLIENT_VENV)/.deps
 	$(CARGO) build --bin oxserve
-	cd python/tests && OXSERVE_BIN=$(abspath target/debug/oxserve) $(abspath $(VPY)) -m pytest -q
+	cd python/tests && OXSERVE_BIN=$(abspath target/debug/oxserve) \
+		OXSERVE_SELDON_CLIENT_PYTHON=$(abspath $(SELDON_CLIENT_VENV))/bin/python $(abspath $(VPY)) -m pytest -q
 
 # The `io.oxserve:oxserve` Maven artifact (java/): Maven builds the native library (bindings/java)
 # with cargo in debug mode, then JUnit starts the server inside the JVM and calls it over V2 and
@@ -126,4 +136,4 @@ r-test: r-install $(VENV)/.test-deps
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(MODELS) python/src/oxserve/_native*.so java/target examples/java-model/target
+	rm -rf $(VENV) $(SELDON_CLIENT_VENV) $(MODELS) python/src/oxserve/_native*.so java/target examples/java-model/target

@@ -132,6 +132,21 @@ def microservice_command(*args):
     return [str(Path(sys.executable).parent / "oxserve-microservice"), *args]
 
 
+# PREDICTIVE_UNIT_PARAMETERS for seldon_models.Iris, with the path of its joblib file to fill in.
+PARAMETERS = (
+    '[{"name":"model_path","value":"%s","type":"STRING"},{"name":"threshold","value":"0.7","type":"FLOAT"}]'
+)
+
+
+def microservice(interface_name, *flags, env=None):
+    """`oxserve-microservice` serving `interface_name` (not started yet)."""
+    server = Server(microservice_command(interface_name, *flags), env=env)
+    # Seldon's variables name the ports, as the Seldon operator sets them.
+    server.env["PREDICTIVE_UNIT_HTTP_SERVICE_PORT"] = str(server.http_port)
+    server.env["PREDICTIVE_UNIT_GRPC_SERVICE_PORT"] = str(server.grpc_port)
+    return server
+
+
 @pytest.fixture(scope="session")
 def seldon_pb(tmp_path_factory):
     """Python stubs of Seldon's prediction.proto, generated from the repository's copy."""

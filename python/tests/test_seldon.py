@@ -9,19 +9,7 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import TIMEOUT, Server, microservice_command
-
-PARAMETERS = (
-    '[{"name":"model_path","value":"%s","type":"STRING"},{"name":"threshold","value":"0.7","type":"FLOAT"}]'
-)
-
-
-def microservice(interface_name, *flags, env=None):
-    server = Server(microservice_command(interface_name, *flags), env=env)
-    # Seldon's variables name the ports, as the Seldon operator sets them.
-    server.env["PREDICTIVE_UNIT_HTTP_SERVICE_PORT"] = str(server.http_port)
-    server.env["PREDICTIVE_UNIT_GRPC_SERVICE_PORT"] = str(server.grpc_port)
-    return server
+from conftest import PARAMETERS, TIMEOUT, microservice
 
 
 @pytest.fixture(scope="module")

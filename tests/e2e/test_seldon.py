@@ -80,7 +80,10 @@ def test_multipart_form_fields_are_message_fields(server, http, reference):
     assert_seldon_error(r, 400, "MICROSERVICE_BAD_DATA", "meta")
 
 
-@pytest.mark.parametrize("path", ["/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback"])
+@pytest.mark.parametrize(
+    "path",
+    ["/send-feedback", "/api/v1.0/feedback", "/api/v0.1/feedback", "/seldon/ns/iris/api/v1.0/feedback"],
+)
 def test_feedback_to_a_plain_model_is_accepted(server, http, path):
     feedback = {"request": {"data": {"ndarray": IRIS_ROWS}}, "response": {"data": {"ndarray": [[1, 0, 0]]}}}
     r = http.post(server.url(path), json={**feedback, "reward": 1.0}, timeout=TIMEOUT)

@@ -33,7 +33,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1.0/predictions", component(predict))
         .route("/api/v0.1/predictions", component(predict))
         .route("/predict", component(predict))
-        .route("/seldon/{namespace}/{model}/api/v1.0/predictions", get(predict_named).post(predict_named))
+        .route("/seldon/{namespace}/{model}/api/v1.0/predictions", named(Endpoint::One(Call::Predict)))
+        .route("/seldon/{namespace}/{model}/api/v1.0/feedback", named(Endpoint::Feedback))
         .route("/transform-input", component(Endpoint::One(Call::TransformInput)))
         .route("/transform-output", component(Endpoint::One(Call::TransformOutput)))
         .route("/route", component(Endpoint::One(Call::Route)))
@@ -83,16 +84,18 @@ fn component(endpoint: Endpoint) -> MethodRouter<AppState> {
     get(handler).post(handler)
 }
 
-/// Seldon's ingress path, which names the model.
-async fn predict_named(
-    state: State<AppState>,
-    Path((_namespace, model)): Path<(String, String)>,
-    headers: HeaderMap,
-    query: RawQuery,
-    body: Body,
-) -> Response {
-    let unit = state.registry.get(&model, None);
-    answer(state, unit, Endpoint::One(Call::Predict), headers, query, body).await
+/// GET and POST of Seldon's ingress path for a deployment, `/seldon/<namespace>/<deployment>/...`,
+/// served by the model the deployment name names.
+fn named(endpoint: Endpoint) -> MethodRouter<AppState> {
+    let handler = move |state: State<AppState>,
+                        Path((_namespace, model)): Path<(String, String)>,
+                        headers: HeaderMap,
+                        query: RawQuery,
+                        body: Body| async move {
+        let unit = state.registry.get(&model, None);
+        answer(state, unit, endpoint, headers, query, body).await
+    };
+    get(handler).post(handler)
 }
 
 /// Reads and decodes one component call for `unit`, lets the unit answer, and encodes the
