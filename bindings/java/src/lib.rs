@@ -21,8 +21,7 @@ use jni::objects::{JClass, JObjectArray, JString};
 use jni::strings::JNIString;
 use jni::sys::jlong;
 use jni::{Env, EnvUnowned, jni_str};
-use oxserve_batch::{Scheduler, SchedulerConfig};
-use oxserve_core::{Error, ModelMetadata, ModelSettings, Unit};
+use oxserve_core::{Error, ModelMetadata, Unit};
 use oxserve_server::{Metrics, Registry, ServerConfig};
 use serde::Deserialize;
 use tokio::sync::oneshot;
@@ -74,38 +73,13 @@ fn build_units(
     let vm = env.get_java_vm().map_err(|e| jni_failure("cannot reach the JVM", e))?;
     let mut units: Vec<Arc<dyn Unit>> = Vec::new();
     for (i, ModelDeclaration { metadata, settings, operations, ready }) in declared.into_iter().enumerate() {
-        let name = metadata.name.clone();
-        let settings = ModelSettings::from_json(&settings.to_string())
-            .map_err(|e| e.context(format_args!("model '{name}'")))?;
-        let supported =
-            operations
-                .iter()
-                .map(|operation| {
-                    OPERATIONS.iter().find(|o| *o == operation).copied().ok_or_else(|| {
-                        Error::invalid(format!("model '{name}': unknown operation '{operation}'"))
-                    })
-                })
-                .collect::<Result<Vec<_>, Error>>()?;
+        let declaration =
+            oxserve_foreign::Declaration::new(metadata, &settings.to_string(), &operations, &OPERATIONS)?;
         let model = models.get_element(env, i).map_err(|e| jni_failure("cannot read the models", e))?;
         let model = env.new_global_ref(model).map_err(|e| jni_failure("cannot keep the model", e))?;
-        let config = SchedulerConfig::from_settings(&settings)
-            .map_err(|e| e.context(format_args!("model '{name}'")))?;
-        let timeout = (settings.timeout > 0.0).then(|| Duration::from_secs_f64(settings.timeout));
-        let unit = JavaUnit::new(
-            vm.clone(),
-            Arc::clone(&classes),
-            metadata,
-            model,
-            supported,
-            ready,
-            config.max_batch_size,
-            config.instances,
-            timeout,
-        )?;
-        let version = settings.parameters.version.as_deref().unwrap_or("");
-        let scheduler = Scheduler::new(Arc::new(unit), config, metrics.scheduler_observer(&name, version))
-            .map_err(|e| e.context(format_args!("model '{name}'")))?;
-        units.push(Arc::new(scheduler));
+        let classes = Arc::clone(&classes);
+        let vm = vm.clone();
+        units.push(declaration.schedule(metrics, |setup| JavaUnit::new(setup, vm, classes, model, ready))?);
     }
     Ok(units)
 }
@@ -176,7 +150,7 @@ fn start(env: &mut Env, declaration: &str, models: &JObjectArray) -> Result<Runn
     if !(declaration.drain_timeout >= 0.0 && declaration.drain_timeout.is_finite()) {
         return Err(Error::invalid("drainTimeout: must be a non-negative number of seconds"));
     }
-    init_logging(&declaration.log_level);
+    oxserve_foreign::init_logging(&declaration.log_level);
     let config = ServerConfig {
         host,
         http_port: declaration.http_port,
@@ -231,16 +205,4 @@ fn start(env: &mut Env, declaration: &str, models: &JObjectArray) -> Result<Runn
             Err(_) => Error::internal("the server thread panicked while starting"),
         }),
     }
-}
-
-/// Logs to stderr at `level` (Seldon's WARNING spelling accepted); `OXSERVE_LOG` overrides it.
-/// A second server in the same JVM keeps the first subscriber.
-fn init_logging(level: &str) {
-    let level = match level.to_ascii_lowercase().as_str() {
-        "warning" => "warn".to_string(),
-        other => other.to_string(),
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OXSERVE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -8,7 +8,6 @@
 //! freed when it ends.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,7 @@ use jni::{Env, jni_sig, jni_str};
 use oxserve_core::{
     Error, ErrorKind, Feedback, InferenceRequest, InferenceResponse, ModelMetadata, Result, Unit,
 };
+use oxserve_foreign::{ForeignModel, Jobs, Limit, Setup};
 
 use crate::convert;
 
@@ -50,16 +50,11 @@ impl JavaClasses {
     }
 }
 
-/// A Java model behind the [`Unit`] trait.
+/// A Java model behind the [`Unit`] trait. Operations the model does not implement keep the
+/// [`Unit`] defaults.
 pub struct JavaUnit {
-    metadata: ModelMetadata,
-    /// Which of [`OPERATIONS`] the model implements; the others keep the [`Unit`] defaults.
-    supported: Vec<&'static str>,
-    max_batch_size: usize,
-    /// How long a caller waits for Java before answering `DeadlineExceeded`.
-    timeout: Option<Duration>,
+    model: ForeignModel<Job>,
     health: Arc<Health>,
-    jobs: mpsc::Sender<Job>,
 }
 
 /// The model's readiness as its `health()` last answered it.
@@ -75,92 +70,54 @@ struct Health {
 }
 
 impl JavaUnit {
-    /// Starts `threads` worker threads attached to `vm` that call `model` (an `io.oxserve.Model`),
-    /// whose `health()` answered `ready` at start; they end when the unit is dropped.
-    #[allow(clippy::too_many_arguments)]
+    /// Starts the model's worker threads, attached to `vm`, that call `model` (an
+    /// `io.oxserve.Model`), whose `health()` answered `ready` at start; they end when the unit is
+    /// dropped.
     pub fn new(
+        setup: Setup,
         vm: JavaVM,
         classes: Arc<JavaClasses>,
-        metadata: ModelMetadata,
         model: Global<JObject<'static>>,
-        supported: Vec<&'static str>,
         ready: bool,
-        max_batch_size: usize,
-        threads: usize,
-        timeout: Option<Duration>,
     ) -> Result<JavaUnit> {
         // Only worker threads hold the model's global references, so that they are released on
         // a thread attached to the JVM (elsewhere jni would attach a thread just to free them).
-        let model = Arc::new(model);
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for i in 0..threads.max(1) {
-            let queue = Arc::clone(&queue);
-            let vm = vm.clone();
-            let classes = Arc::clone(&classes);
-            let model = Arc::clone(&model);
-            let name = format!("oxserve-{}-{i}", metadata.name);
-            std::thread::Builder::new()
-                .name(name.clone())
-                .spawn(move || worker(&vm, &name, classes, model, &queue))
-                .map_err(|e| {
-                    Error::internal(format!("model '{}': cannot start a worker thread: {e}", metadata.name))
-                })?;
-        }
+        let model = setup.on_workers("oxserve", move |jobs| worker(&vm, &classes, &model, jobs))?;
         let health = Arc::new(Health {
             ready: AtomicBool::new(ready),
             refreshing: AtomicBool::new(false),
             checked: Mutex::new(Instant::now()),
         });
-        Ok(JavaUnit { metadata, supported, max_batch_size, timeout, health, jobs })
+        Ok(JavaUnit { model, health })
     }
 
-    /// Checks a request against the declared inputs, so that Java only sees tensors it
-    /// declared; a model that declares none takes any.
-    fn check(&self, request: &InferenceRequest) -> Result<()> {
-        if self.metadata.inputs.is_empty() { Ok(()) } else { self.metadata.check_request(request) }
-    }
-
-    /// Runs `call` with the model on a worker thread and waits for its answer. `call` returns
-    /// a JNI error when Java threw (the exception is still pending) and an [`Error`] inside `Ok`
-    /// when the model answered something oxserve cannot use; it gets the unit's queue to lend
-    /// answered buffers to tensors (see [`convert::Release`]).
+    /// Runs `call` with the model on a worker thread and waits for its answer, at most `limit`.
+    /// `call` returns a JNI error when Java threw (the exception is still pending) and an
+    /// [`Error`] inside `Ok` when the model answered something oxserve cannot use; it gets the
+    /// unit's queue to lend answered buffers to tensors (see [`convert::Release`]).
     async fn call<T: Send + 'static>(
         &self,
         operation: &'static str,
+        limit: Option<Limit>,
         call: impl FnOnce(&mut Env, &JavaClasses, &JObject, &convert::Release) -> jni::errors::Result<Result<T>>
         + Send
         + 'static,
     ) -> Result<T> {
-        let model = &self.metadata.name;
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let name = model.clone();
-        let release = self.jobs.clone();
-        let job: Job = Box::new(move |env, classes, object| {
-            let result = call(env, classes, object, &release)
-                .unwrap_or_else(|e| Err(java_error(env, classes, e, &name, operation)));
-            let _ = reply.send(result);
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| Error::internal(format!("model '{model}': its worker threads have stopped")))?;
-        let answer = match self.timeout {
-            Some(limit) => tokio::time::timeout(limit, answer).await.map_err(|_| {
-                Error::new(
-                    ErrorKind::DeadlineExceeded,
-                    format!(
-                        "model '{model}': {operation} did not answer within {limit:?} (the model's timeout)"
-                    ),
-                )
-            })?,
-            None => answer.await,
-        };
-        answer
-            .map_err(|_| Error::internal(format!("model '{model}': {operation} ended without an answer")))?
+        let name = self.model.metadata().name.clone();
+        let release = self.model.jobs().clone();
+        self.model
+            .call(operation, limit, |reply| -> Job {
+                Box::new(move |env, classes, object| {
+                    let result = call(env, classes, object, &release)
+                        .unwrap_or_else(|e| Err(java_error(env, classes, e, &name, operation)));
+                    reply.send(result);
+                })
+            })
+            .await
     }
 
     fn supports(&self, operation: &str) -> bool {
-        self.supported.contains(&operation)
+        self.model.supports(operation)
     }
 
     /// Queues a `health()` call when the last answer is older than [`HEALTH_INTERVAL`] and none is
@@ -171,7 +128,7 @@ impl JavaUnit {
             return;
         }
         let health = Arc::clone(&self.health);
-        let name = self.metadata.name.clone();
+        let name = self.model.metadata().name.clone();
         let job: Job = Box::new(move |env, classes, model| {
             let ready = env
                 .call_method(model, jni_str!("health"), jni_sig!("()Z"), &[])
@@ -185,35 +142,30 @@ impl JavaUnit {
             *health.checked.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
             health.refreshing.store(false, Ordering::Release);
         });
-        if self.jobs.send(job).is_err() {
+        if self.model.jobs().send(job).is_err() {
             self.health.refreshing.store(false, Ordering::Release);
         }
     }
 }
 
-/// A worker thread: attaches to the JVM once, then takes jobs until the unit is dropped, each in
-/// its own local reference frame. The thread stays attached until it ends, after it has dropped
-/// its references to `classes` and `model`.
-fn worker(
-    vm: &JavaVM,
-    name: &str,
-    classes: Arc<JavaClasses>,
-    model: Arc<Global<JObject<'static>>>,
-    queue: &Mutex<mpsc::Receiver<Job>>,
-) {
+/// A worker thread: attaches to the JVM once, under the thread's name, then takes jobs until the
+/// unit is dropped, each in its own local reference frame. The thread stays attached until it
+/// ends, after it has dropped its references to `classes` and `model`.
+fn worker(vm: &JavaVM, classes: &JavaClasses, model: &Global<JObject<'static>>, jobs: &Jobs<Job>) {
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("oxserve");
     let thread_name = JNIString::from(name);
     let attached = vm.attach_current_thread_with_config(
         || AttachConfig::new().thread_name(&thread_name),
         None,
         |env| -> jni::errors::Result<()> {
-            loop {
-                let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                let Ok(job) = job else { return Ok(()) };
+            for job in jobs {
                 env.with_local_frame(32, |env| -> jni::errors::Result<()> {
-                    job(env, &classes, model.as_obj());
+                    job(env, classes, model.as_obj());
                     Ok(())
                 })?;
             }
+            Ok(())
         },
     );
     if let Err(e) = attached {
@@ -288,11 +240,11 @@ fn describe(
 #[async_trait]
 impl Unit for JavaUnit {
     fn metadata(&self) -> &ModelMetadata {
-        &self.metadata
+        self.model.metadata()
     }
 
     fn max_batch_size(&self) -> usize {
-        self.max_batch_size
+        self.model.max_batch_size()
     }
 
     fn is_ready(&self) -> bool {
@@ -306,11 +258,11 @@ impl Unit for JavaUnit {
         if !self.supports("predict") {
             return Err(Error::unimplemented(format!(
                 "model '{}' does not implement predict",
-                self.metadata.name
+                self.model.metadata().name
             )));
         }
-        self.check(&request)?;
-        self.call("predict", move |env, classes, model, release| {
+        self.model.check(&request)?;
+        self.call("predict", self.model.limit(Some(&request)), move |env, classes, model, release| {
             let message = convert::request_to_java(env, classes, &request)?;
             let answer = env
                 .call_method(
@@ -337,8 +289,8 @@ impl Unit for JavaUnit {
         if !self.supports("transform_input") {
             return Ok(request);
         }
-        self.check(&request)?;
-        self.call("transform_input", move |env, classes, model, release| {
+        self.model.check(&request)?;
+        self.call("transform_input", self.model.limit(Some(&request)), move |env, classes, model, release| {
             let message = convert::request_to_java(env, classes, &request)?;
             let answer = env
                 .call_method(
@@ -357,7 +309,7 @@ impl Unit for JavaUnit {
         if !self.supports("transform_output") {
             return Ok(response);
         }
-        self.call("transform_output", move |env, classes, model, release| {
+        self.call("transform_output", self.model.limit(None), move |env, classes, model, release| {
             let message = convert::response_to_java(env, classes, &response)?;
             let answer = env
                 .call_method(
@@ -382,11 +334,14 @@ impl Unit for JavaUnit {
 
     async fn route(&self, request: &InferenceRequest) -> Result<i32> {
         if !self.supports("route") {
-            return Err(Error::unimplemented(format!("unit '{}' does not route", self.metadata.name)));
+            return Err(Error::unimplemented(format!(
+                "unit '{}' does not route",
+                self.model.metadata().name
+            )));
         }
-        self.check(request)?;
+        self.model.check(request)?;
         let request = request.clone();
-        self.call("route", move |env, classes, model, _| {
+        self.call("route", self.model.limit(Some(&request)), move |env, classes, model, _| {
             let message = convert::request_to_java(env, classes, &request)?;
             let route = env
                 .call_method(
@@ -403,10 +358,13 @@ impl Unit for JavaUnit {
 
     async fn aggregate(&self, responses: Vec<InferenceResponse>) -> Result<InferenceResponse> {
         if !self.supports("aggregate") {
-            return Err(Error::unimplemented(format!("unit '{}' does not aggregate", self.metadata.name)));
+            return Err(Error::unimplemented(format!(
+                "unit '{}' does not aggregate",
+                self.model.metadata().name
+            )));
         }
-        let model_name = self.metadata.name.clone();
-        self.call("aggregate", move |env, classes, model, release| {
+        let model_name = self.model.metadata().name.clone();
+        self.call("aggregate", self.model.limit(None), move |env, classes, model, release| {
             let messages = convert::responses_to_java(env, classes, &responses)?;
             let answer = env
                 .call_method(
@@ -426,11 +384,11 @@ impl Unit for JavaUnit {
         if !self.supports("send_feedback") {
             return Err(Error::unimplemented(format!(
                 "unit '{}' does not take feedback",
-                self.metadata.name
+                self.model.metadata().name
             )));
         }
-        let model_name = self.metadata.name.clone();
-        self.call("send_feedback", move |env, classes, model, release| {
+        let model_name = self.model.metadata().name.clone();
+        self.call("send_feedback", self.model.limit(None), move |env, classes, model, release| {
             let message = convert::feedback_to_java(env, classes, &feedback)?;
             let answer = env
                 .call_method(

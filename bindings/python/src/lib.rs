@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use oxserve_batch::{Scheduler, SchedulerConfig};
-use oxserve_core::{Error, ModelMetadata, ModelSettings, Unit};
+use oxserve_core::{Error, ModelMetadata, Unit};
+use oxserve_foreign::Declaration;
 use oxserve_server::{Metrics, Registry, ServerConfig};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -30,13 +30,11 @@ pyo3::create_exception!(
 
 use crate::unit::{OPERATIONS, PythonUnit, Readiness};
 
-/// What Python declares about one model: the handler and its settings, read with the GIL held
-/// before the server starts.
+/// What Python declares about one model: the handler and its declaration, read with the GIL
+/// held before the server starts.
 struct Declared {
     handler: Py<PyAny>,
-    metadata: ModelMetadata,
-    settings: ModelSettings,
-    supported: Vec<&'static str>,
+    declaration: Declaration,
     ready: Arc<AtomicBool>,
 }
 
@@ -48,45 +46,23 @@ fn declare(handler: &Bound<'_, PyAny>) -> PyResult<Declared> {
     let metadata: ModelMetadata =
         serde_json::from_str(&metadata).map_err(|e| ServerError::new_err(format!("model metadata: {e}")))?;
     let settings: String = handler.getattr("settings_json")?.extract()?;
-    let settings = ModelSettings::from_json(&settings)
-        .map_err(|e| ServerError::new_err(format!("model '{}': {}", metadata.name, e.message)))?;
     let operations: Vec<String> = handler.getattr("operations")?.extract()?;
-    let mut supported = Vec::new();
-    for operation in &operations {
-        let known = OPERATIONS.iter().find(|o| *o == operation).ok_or_else(|| {
-            ServerError::new_err(format!("model '{}': unknown operation '{operation}'", metadata.name))
-        })?;
-        supported.push(*known);
-    }
+    let declaration = Declaration::new(metadata, &settings, &operations, &OPERATIONS)
+        .map_err(|e| ServerError::new_err(e.message))?;
     // The handler reports readiness (KServe's `model.ready`) through this handle from now on.
     let ready = Arc::new(AtomicBool::new(true));
     handler.call_method1("attach_readiness", (Readiness { ready: Arc::clone(&ready) },))?;
-    Ok(Declared { handler: handler.clone().unbind(), metadata, settings, supported, ready })
+    Ok(Declared { handler: handler.clone().unbind(), declaration, ready })
 }
 
 /// Puts each declared model behind its scheduler. Must run inside the tokio runtime.
 fn build_units(declared: Vec<Declared>, metrics: &Metrics) -> oxserve_core::Result<Vec<Arc<dyn Unit>>> {
-    let mut units: Vec<Arc<dyn Unit>> = Vec::new();
-    for Declared { handler, metadata, settings, supported, ready } in declared {
-        let name = metadata.name.clone();
-        let config = SchedulerConfig::from_settings(&settings)
-            .map_err(|e| e.context(format_args!("model '{name}'")))?;
-        let timeout = (settings.timeout > 0.0).then(|| Duration::from_secs_f64(settings.timeout));
-        let unit = PythonUnit::new(
-            metadata,
-            handler,
-            supported,
-            config.max_batch_size,
-            config.instances,
-            timeout,
-            ready,
-        )?;
-        let version = settings.parameters.version.as_deref().unwrap_or("");
-        let scheduler = Scheduler::new(Arc::new(unit), config, metrics.scheduler_observer(&name, version))
-            .map_err(|e| e.context(format_args!("model '{name}'")))?;
-        units.push(Arc::new(scheduler));
-    }
-    Ok(units)
+    declared
+        .into_iter()
+        .map(|Declared { handler, declaration, ready }| {
+            declaration.schedule(metrics, |setup| PythonUnit::new(setup, handler, ready))
+        })
+        .collect()
 }
 
 /// Loads the models of repository folders that Rust serves itself (ONNX, in MLServer's or
@@ -132,15 +108,7 @@ fn serve(
         return Err(ServerError::new_err("drain_timeout: must be a non-negative number of seconds"));
     }
     let declared = handlers.iter().map(declare).collect::<PyResult<Vec<_>>>()?;
-    // Seldon spells one level WARNING; tracing's name for it is `warn`.
-    let level = match log_level.to_ascii_lowercase().as_str() {
-        "warning" => "warn".to_string(),
-        other => other.to_string(),
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OXSERVE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    // A second `serve` in the same process keeps the first subscriber.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    oxserve_foreign::init_logging(log_level);
     let config = ServerConfig {
         host,
         http_port,

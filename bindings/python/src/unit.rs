@@ -5,15 +5,14 @@
 //! hung `predict` therefore only occupies its worker, never health checks or other models, and
 //! the caller stops waiting after the unit's timeout.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use oxserve_core::{
     Error, ErrorKind, Feedback, InferenceRequest, InferenceResponse, ModelMetadata, Result, Unit,
 };
+use oxserve_foreign::{ForeignModel, Jobs, Limit, Setup};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -45,116 +44,48 @@ impl Readiness {
 
 /// A Python model behind the [`Unit`] trait.
 pub struct PythonUnit {
-    metadata: ModelMetadata,
+    model: ForeignModel<Job>,
     /// The Python object with one method per supported operation (see `oxserve/_wire.py`).
     handler: Arc<Py<PyAny>>,
-    /// Which of [`OPERATIONS`] the handler implements; the others answer `Unimplemented`.
-    supported: Vec<&'static str>,
-    max_batch_size: usize,
-    /// How long a caller waits for Python before answering `DeadlineExceeded`.
-    timeout: Option<Duration>,
     ready: Arc<AtomicBool>,
-    jobs: mpsc::Sender<Job>,
 }
 
 impl PythonUnit {
-    /// Starts `threads` worker threads for `handler`; they end when the unit is dropped. `ready`
+    /// Starts the model's worker threads for `handler`; they end when the unit is dropped. `ready`
     /// is shared with the [`Readiness`] handle given to Python.
-    pub fn new(
-        metadata: ModelMetadata,
-        handler: Py<PyAny>,
-        supported: Vec<&'static str>,
-        max_batch_size: usize,
-        threads: usize,
-        timeout: Option<Duration>,
-        ready: Arc<AtomicBool>,
-    ) -> Result<PythonUnit> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for i in 0..threads.max(1) {
-            let queue = Arc::clone(&queue);
-            std::thread::Builder::new()
-                .name(format!("oxserve-py-{}-{i}", metadata.name))
-                .spawn(move || worker(&queue))
-                .map_err(|e| {
-                    Error::internal(format!("model '{}': cannot start a worker thread: {e}", metadata.name))
-                })?;
-        }
-        Ok(PythonUnit {
-            metadata,
-            handler: Arc::new(handler),
-            supported,
-            max_batch_size,
-            timeout,
-            ready,
-            jobs,
-        })
-    }
-
-    /// Checks a request against the declared inputs, so that Python only sees tensors it
-    /// declared; a model that declares none takes any.
-    fn check(&self, request: &InferenceRequest) -> Result<()> {
-        if self.metadata.inputs.is_empty() { Ok(()) } else { self.metadata.check_request(request) }
-    }
-
-    /// How long to wait for Python: the model's timeout, or the request's own `timeout`
-    /// parameter (microseconds, as V2 defines it; the scheduler has checked its form) if sooner.
-    fn limit(&self, request: Option<&InferenceRequest>) -> Option<(Duration, &'static str)> {
-        let own = request
-            .and_then(|r| r.parameters.get("timeout"))
-            .and_then(|t| t.as_u64())
-            .map(|micros| (Duration::from_micros(micros), "the request's timeout parameter"));
-        let model = self.timeout.map(|t| (t, "the model's timeout"));
-        match (own, model) {
-            (Some(own), Some(model)) => Some(if own.0 < model.0 { own } else { model }),
-            (own, model) => own.or(model),
-        }
+    pub fn new(setup: Setup, handler: Py<PyAny>, ready: Arc<AtomicBool>) -> Result<PythonUnit> {
+        let model = setup.on_workers("oxserve-py", worker)?;
+        Ok(PythonUnit { model, handler: Arc::new(handler), ready })
     }
 
     /// Runs `call` with the handler on a worker thread and waits for its answer, at most `limit`.
     async fn call<T: Send + 'static>(
         &self,
         operation: &'static str,
-        limit: Option<(Duration, &'static str)>,
+        limit: Option<Limit>,
         call: impl FnOnce(Python<'_>, &Bound<'_, PyAny>) -> PyResult<Result<T>> + Send + 'static,
     ) -> Result<T> {
-        let model = &self.metadata.name;
-        if !self.supported.contains(&operation) {
-            return Err(Error::unimplemented(format!("model '{model}' does not implement {operation}")));
-        }
         if !self.is_ready() {
-            return Err(Error::unavailable(format!("model '{model}' is not ready")));
+            return Err(Error::unavailable(format!("model '{}' is not ready", self.model.metadata().name)));
         }
-        let (reply, answer) = tokio::sync::oneshot::channel();
         let handler = Arc::clone(&self.handler);
-        let name = model.clone();
-        let job: Job = Box::new(move |py| {
-            let result =
-                call(py, handler.bind(py)).unwrap_or_else(|err| Err(user_error(py, err, &name, operation)));
-            let _ = reply.send(result);
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| Error::internal(format!("model '{model}': its worker threads have stopped")))?;
-        let answer = match limit {
-            Some((limit, source)) => tokio::time::timeout(limit, answer).await.map_err(|_| {
-                Error::new(
-                    ErrorKind::DeadlineExceeded,
-                    format!("model '{model}': {operation} did not answer within {limit:?} ({source})"),
-                )
-            })?,
-            None => answer.await,
-        };
-        answer
-            .map_err(|_| Error::internal(format!("model '{model}': {operation} ended without an answer")))?
+        let name = self.model.metadata().name.clone();
+        self.model
+            .call(operation, limit, |reply| -> Job {
+                Box::new(move |py| {
+                    reply.send(
+                        call(py, handler.bind(py))
+                            .unwrap_or_else(|err| Err(user_error(py, err, &name, operation))),
+                    )
+                })
+            })
+            .await
     }
 }
 
 /// A worker thread: takes jobs until the unit is dropped. The GIL is held only while a job runs.
-fn worker(queue: &Mutex<mpsc::Receiver<Job>>) {
-    loop {
-        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok(job) = job else { return };
+fn worker(jobs: &Jobs<Job>) {
+    for job in jobs {
         Python::attach(job);
     }
 }
@@ -181,7 +112,7 @@ fn user_error(py: Python<'_>, err: PyErr, model: &str, operation: &str) -> Error
 #[async_trait]
 impl Unit for PythonUnit {
     fn metadata(&self) -> &ModelMetadata {
-        &self.metadata
+        self.model.metadata()
     }
 
     fn is_ready(&self) -> bool {
@@ -189,12 +120,12 @@ impl Unit for PythonUnit {
     }
 
     fn max_batch_size(&self) -> usize {
-        self.max_batch_size
+        self.model.max_batch_size()
     }
 
     async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {
-        self.check(&request)?;
-        let limit = self.limit(Some(&request));
+        self.model.check(&request)?;
+        let limit = self.model.limit(Some(&request));
         self.call("predict", limit, move |py, handler| {
             let message = match convert::request_to_py(py, &request) {
                 Ok(message) => message,
@@ -207,8 +138,8 @@ impl Unit for PythonUnit {
     }
 
     async fn transform_input(&self, request: InferenceRequest) -> Result<InferenceRequest> {
-        self.check(&request)?;
-        let limit = self.limit(Some(&request));
+        self.model.check(&request)?;
+        let limit = self.model.limit(Some(&request));
         self.call("transform_input", limit, move |py, handler| {
             let message = match convert::request_to_py(py, &request) {
                 Ok(message) => message,
@@ -221,7 +152,7 @@ impl Unit for PythonUnit {
     }
 
     async fn transform_output(&self, response: InferenceResponse) -> Result<InferenceResponse> {
-        self.call("transform_output", self.limit(None), move |py, handler| {
+        self.call("transform_output", self.model.limit(None), move |py, handler| {
             let message = match convert::response_to_py(py, &response) {
                 Ok(message) => message,
                 Err(e) => return Ok(Err(e)),
@@ -239,9 +170,9 @@ impl Unit for PythonUnit {
     }
 
     async fn route(&self, request: &InferenceRequest) -> Result<i32> {
-        self.check(request)?;
+        self.model.check(request)?;
         let request = request.clone();
-        self.call("route", self.limit(Some(&request)), move |py, handler| {
+        self.call("route", self.model.limit(Some(&request)), move |py, handler| {
             let message = match convert::request_to_py(py, &request) {
                 Ok(message) => message,
                 Err(e) => return Ok(Err(e)),
@@ -252,8 +183,8 @@ impl Unit for PythonUnit {
     }
 
     async fn aggregate(&self, responses: Vec<InferenceResponse>) -> Result<InferenceResponse> {
-        let model = self.metadata.name.clone();
-        self.call("aggregate", self.limit(None), move |py, handler| {
+        let model = self.model.metadata().name.clone();
+        self.call("aggregate", self.model.limit(None), move |py, handler| {
             let messages =
                 match responses.iter().map(|r| convert::response_to_py(py, r)).collect::<Result<Vec<_>>>() {
                     Ok(messages) => messages,
@@ -267,8 +198,8 @@ impl Unit for PythonUnit {
     }
 
     async fn send_feedback(&self, feedback: Feedback) -> Result<InferenceResponse> {
-        let model = self.metadata.name.clone();
-        self.call("send_feedback", self.limit(None), move |py, handler| {
+        let model = self.model.metadata().name.clone();
+        self.call("send_feedback", self.model.limit(None), move |py, handler| {
             let message = match convert::feedback_to_py(py, &feedback) {
                 Ok(message) => message,
                 Err(e) => return Ok(Err(e)),

@@ -10,26 +10,18 @@ mod convert;
 mod main_thread;
 mod unit;
 
-use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use extendr_api::prelude::*;
-use oxserve_batch::{Scheduler, SchedulerConfig};
-use oxserve_core::{Error, ModelMetadata, ModelSettings, Unit};
+use oxserve_core::{Error, ModelMetadata, Unit};
+use oxserve_foreign::Declaration;
 use oxserve_server::{Metrics, Registry, ServerConfig};
 use serde::Deserialize;
 
 use crate::main_thread::{Job, MainThread};
 use crate::unit::{OPERATIONS, RUnit};
-
-/// What R declares about one model, read on the main thread before the server starts.
-struct Declared {
-    metadata: ModelMetadata,
-    settings: ModelSettings,
-    supported: Vec<&'static str>,
-}
 
 /// The server options `serve()` passes (see its documentation in `r/R/serve.R`).
 #[derive(Deserialize)]
@@ -47,49 +39,33 @@ struct Options {
 
 /// Reads one model entry of `serve_models`: `list(metadata =, settings =, operations =,
 /// handler =)`.
-fn declare(entry: &Robj) -> Result<(Declared, Function), Error> {
+fn declare(entry: &Robj) -> Result<(Declaration, Function), Error> {
     let json = |name: &str| convert::r_to_json(&convert::field(entry, name), name);
     let metadata: ModelMetadata = serde_json::from_value(json("metadata")?)
         .map_err(|e| Error::invalid(format!("model metadata: {e}")))?;
     let name = metadata.name.clone();
-    let settings = ModelSettings::from_json(&json("settings")?.to_string())
-        .map_err(|e| e.context(format_args!("model '{name}'")))?;
     let operations = convert::field(entry, "operations").as_string_vector().unwrap_or_default();
-    let supported = operations
-        .iter()
-        .map(|op| {
-            OPERATIONS
-                .iter()
-                .find(|known| *known == op)
-                .copied()
-                .ok_or_else(|| Error::invalid(format!("model '{name}': unknown operation '{op}'")))
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
+    let declaration = Declaration::new(metadata, &json("settings")?.to_string(), &operations, &OPERATIONS)?;
     let handler = convert::field(entry, "handler")
         .as_function()
         .ok_or_else(|| Error::internal(format!("model '{name}': its handler must be a function")))?;
-    Ok((Declared { metadata, settings, supported }, handler))
+    Ok((declaration, handler))
 }
 
-/// Puts each declared model behind its scheduler. Must run inside the tokio runtime.
+/// Puts each declared model behind its scheduler, its calls queued to R's main thread through
+/// `jobs`. Must run inside the tokio runtime.
 fn build_units(
-    declared: Vec<Declared>,
+    declared: Vec<Declaration>,
     jobs: &mpsc::Sender<Job>,
     metrics: &Metrics,
 ) -> oxserve_core::Result<Vec<Arc<dyn Unit>>> {
-    let mut units: Vec<Arc<dyn Unit>> = Vec::new();
-    for (index, Declared { metadata, settings, supported }) in declared.into_iter().enumerate() {
-        let name = metadata.name.clone();
-        let config = SchedulerConfig::from_settings(&settings)
-            .map_err(|e| e.context(format_args!("model '{name}'")))?;
-        let timeout = (settings.timeout > 0.0).then(|| Duration::from_secs_f64(settings.timeout));
-        let unit = RUnit::new(index, metadata, supported, config.max_batch_size, timeout, jobs.clone());
-        let version = settings.parameters.version.as_deref().unwrap_or("");
-        let scheduler = Scheduler::new(Arc::new(unit), config, metrics.scheduler_observer(&name, version))
-            .map_err(|e| e.context(format_args!("model '{name}'")))?;
-        units.push(Arc::new(scheduler));
-    }
-    Ok(units)
+    declared
+        .into_iter()
+        .enumerate()
+        .map(|(index, declaration)| {
+            declaration.schedule(metrics, |setup| Ok(RUnit::new(index, setup, jobs.clone())))
+        })
+        .collect()
 }
 
 /// Resolves on SIGTERM, Ctrl-C (R's own handler still sees it too: signal handlers chain) or
@@ -106,7 +82,7 @@ async fn shutdown(mut stop: tokio::sync::watch::Receiver<bool>) {
 /// Serves on a background thread while R's main thread runs the jobs the units queue; returns
 /// once the server has drained.
 fn serve_on_main_thread(
-    declared: Vec<Declared>,
+    declared: Vec<Declaration>,
     handlers: Vec<Function>,
     config: ServerConfig,
     default_model: Option<String>,
@@ -155,17 +131,7 @@ fn serve_models(models: List, options: Robj) -> Robj {
         }
         let (declared, handlers): (Vec<_>, Vec<_>) =
             models.values().map(|m| declare(&m)).collect::<Result<Vec<_>, Error>>()?.into_iter().unzip();
-        // Seldon spells one level WARNING; tracing's name for it is `warn`.
-        let level = options.log_level.to_ascii_lowercase().replace("warning", "warn");
-        let filter = tracing_subscriber::EnvFilter::try_from_env("OXSERVE_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-        // A second `serve()` in the same R session keeps the first subscriber.
-        let ansi = std::io::stderr().is_terminal();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(ansi)
-            .with_writer(std::io::stderr)
-            .try_init();
+        oxserve_foreign::init_logging(&options.log_level);
         let config = ServerConfig {
             host,
             http_port: options.http_port,

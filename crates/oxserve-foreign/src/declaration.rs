@@ -82,8 +82,8 @@ pub struct Setup {
 
 impl Setup {
     /// Runs the model's calls on its own worker threads, one per instance, named
-    /// `<thread_prefix>-<model>-<i>`; `worker` runs each thread (see [`Jobs`]). The threads stop
-    /// only when the model's unit is gone, so a call they leave unanswered is oxserve's own
+    /// `<thread_prefix>-<model>-<i>`; `worker` runs each thread (see [`Jobs`]). The threads are
+    /// meant to stop only with the model's unit, so a call they leave unanswered is oxserve's own
     /// failure (500).
     pub fn on_workers<J: Send + 'static>(
         self,
@@ -91,7 +91,8 @@ impl Setup {
         worker: impl Fn(&Jobs<J>) + Send + Sync + 'static,
     ) -> Result<ForeignModel<J>> {
         let name = format!("{thread_prefix}-{}", self.metadata.name);
-        let jobs = workers::start(&name, self.instances, worker)?;
+        let jobs = workers::start(&name, self.instances, worker)
+            .map_err(|e| e.context(format_args!("model '{}'", self.metadata.name)))?;
         Ok(self.into_model(jobs, Runner { name: "its worker threads", stopped: ErrorKind::Internal }))
     }
 

@@ -55,7 +55,7 @@ pub(crate) fn start<J: Send + 'static>(
         std::thread::Builder::new()
             .name(thread.clone())
             .spawn(move || run(&*worker, &jobs, &thread))
-            .map_err(|e| Error::internal(format!("{name}: cannot start a worker thread: {e}")))?;
+            .map_err(|e| Error::internal(format!("cannot start a worker thread: {e}")))?;
     }
     Ok(jobs)
 }
