@@ -20,8 +20,9 @@ serve: $(VENV)/.serve-deps models toolchain
 
 test: $(VENV)/.test-deps toolchain lint rust-test e2e-test python-test java-test r-lint r-test
 
-# oxserve against MLServer, KServe, Triton and Seldon's wrapper; writes bench/RESULTS.md (~25 min;
-# BENCH_QUICK=1 for short runs). bench/run.py installs the peers into bench/.venvs (see bench/README.md).
+# oxserve and its Python, Java and R bindings against MLServer, KServe, Triton and Seldon's wrapper,
+# plus the JNI crossing and graph hops; writes bench/RESULTS.md (~40 min; BENCH_QUICK=1 for short
+# runs). bench/run.py installs and builds what the peers need (see bench/README.md).
 bench: $(VENV)/.serve-deps toolchain
 	$(PYTHON) bench/run.py
 

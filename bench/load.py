@@ -125,7 +125,7 @@ def _fields(buf: bytes):
 
 
 def model_infer_response_outputs(message: bytes) -> dict[str, list]:
-    """Output name -> flat values of a ModelInferResponse (FP32 and INT64, raw or typed contents)."""
+    """Output name -> flat values of a ModelInferResponse (FP32, FP64 and INT64, raw or typed contents)."""
     outputs, raw = [], []
     for number, _, value in _fields(message):
         if number == 5:  # InferOutputTensor
@@ -147,12 +147,16 @@ def model_infer_response_outputs(message: bytes) -> dict[str, list]:
             data = raw[i]
             if datatype == "FP32":
                 result[tensor["name"]] = list(struct.unpack(f"<{len(data) // 4}f", data))
+            elif datatype == "FP64":
+                result[tensor["name"]] = list(struct.unpack(f"<{len(data) // 8}d", data))
             elif datatype == "INT64":
                 result[tensor["name"]] = list(struct.unpack(f"<{len(data) // 8}q", data))
             continue
         for n, _, v in _fields(tensor["contents"]):
             if n == 6:  # fp32_contents, packed
                 result[tensor["name"]] = list(struct.unpack(f"<{len(v) // 4}f", v))
+            elif n == 7:  # fp64_contents, packed
+                result[tensor["name"]] = list(struct.unpack(f"<{len(v) // 8}d", v))
             elif n == 3:  # int64_contents, packed
                 values, pos = [], 0
                 while pos < len(v):

@@ -46,6 +46,7 @@ def render(r: dict) -> str:
     labels = {k: v["label"] for k, v in r["peers"].items()}
     out = ["# oxserve benchmark results", ""]
     mode = "quick mode, " if s["quick"] else ""
+    dirty = ", with uncommitted changes in crates/, bindings/, java/ or r/" if m["oxserve_dirty"] else ""
     out += [
         f"Written by `{r['command']}` (`python3 bench/run.py`) on {r['started']} "
         f"({mode}{fmt(s['warmup'], 0)} s warm-up + {fmt(s['duration'], 0)} s measured per run, "
@@ -62,9 +63,9 @@ def render(r: dict) -> str:
         f"| memory | {m['memory_gib']} GiB |",
         f"| OS, kernel | {m['os']}, Linux {m['kernel']} |",
         f"| Python, Rust | {m['python']}, {m['rustc']} |",
-        f"| oxserve | {m['oxserve']} (commit {m['oxserve_commit']}"
-        f"{', with uncommitted changes in crates/' if m['oxserve_dirty'] else ''}), release build, "
+        f"| oxserve | {m['oxserve']} (commit {m['oxserve_commit']}{dirty}), release build, "
         f"onnxruntime {m['onnxruntime_oxserve']} |",
+        f"| Java, R | {m.get('java', '?')}; {m.get('maven', '?')}; {m.get('r', '?')} |",
         f"| load generators | {m['wrk']} (REST); {m['h2load']} (gRPC) |",
         "| placement | server process tree pinned to core 0, load generator to core 1 (`taskset`), "
         "loopback |",
@@ -123,8 +124,8 @@ def render(r: dict) -> str:
                 "per request.",
                 "",
                 "| server | concurrency | req/s | p50 ms | p99 ms | errors | peak RSS MiB | peak PSS MiB "
-                "| server CPU % | other CPU % | mean batch | req/s ÷ oxserve |",
-                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+                "| server CPU % | other CPU % | mean batch | µs per model call | req/s ÷ oxserve |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             ]
             base = {
                 run["concurrency"]: run.get("rps")
@@ -142,7 +143,9 @@ def render(r: dict) -> str:
                         continue
                     if "rps" not in run:
                         failure = f"run failed: {_one_line(run['error'])[:120]}"
-                        out.append(f"| {labels[key]} | {c} | – | – | – | {failure} | – | – | – | – | – | – |")
+                        out.append(
+                            f"| {labels[key]} | {c} | – | – | – | {failure} | – | – | – | – | – | – | – |"
+                        )
                         continue
                     errors = fmt(run["errors"])
                     if run.get("error_detail"):
@@ -153,7 +156,7 @@ def render(r: dict) -> str:
                         f"{fmt(run['p99_ms'])} | {errors} | {fmt(run['peak_rss_mib'], 0)} | "
                         f"{fmt(run.get('peak_pss_mib'), 0)} | {fmt(run.get('server_cpu_pct'), 0)} | "
                         f"{fmt(run.get('other_cpu_pct'), 0)}{busy_mark(run)} | "
-                        f"{fmt(run.get('mean_batch'))} | {ratio} |"
+                        f"{fmt(run.get('mean_batch'))} | {fmt(run.get('compute_us'), 1)} | {ratio} |"
                     )
             for key in present:
                 row = rows[(key, model, protocol)]
@@ -173,7 +176,12 @@ def render(r: dict) -> str:
                     )
             out += ["", *failed, ""] if failed else [""]
 
+    out += crossing(r, rows)
+    out += hops(r)
+
     problems = [(k, e) for k in order for e in r["peers"][k]["errors"]]
+    problems += [(section, e) for section in EXTRA for e in r.get(section, {}).get("errors", [])]
+    labels.update(EXTRA)
     refused = [row for row in r["rows"] if "probe_error" in row]
     out += ["## What failed", ""]
     if not problems and not refused:
@@ -197,6 +205,149 @@ def render(r: dict) -> str:
             "",
         ]
     return "\n".join(out).rstrip() + "\n"
+
+
+# The measurements of oxserve alone (bench/run.py's `measure_group`), by their key in the results.
+EXTRA = {"jni-crossing": "JNI crossing", "graph-hops": "graph hops"}
+
+
+def _runs(section: dict) -> dict[str, dict[int, dict]]:
+    """peer key -> concurrency -> measured run, for the rows of a section that were measured."""
+    return {
+        row["peer"]: {run["concurrency"]: run for run in row["runs"] if "rps" in run}
+        for row in section.get("rows", [])
+    }
+
+
+def _value(run: dict, field: str) -> float | None:
+    """A run's `p50_us`, `per_request_us` (1 ÷ req/s: at concurrency 1 the mean round trip, load
+    generator included), `compute_us` or `rps`."""
+    if field == "p50_us":
+        return run["p50_ms"] * 1000 if "p50_ms" in run else None
+    if field == "per_request_us":
+        return 1e6 / run["rps"] if run.get("rps") else None
+    return run.get(field)
+
+
+def _difference(runs: dict, a: str, b: str, field: str, level: int = 1) -> float | None:
+    """`field` of a's run less b's at `level`, when both were measured."""
+    x, y = (_value(runs.get(key, {}).get(level, {}), field) for key in (a, b))
+    return None if x is None or y is None else x - y
+
+
+def _extra_table(section: dict, levels: list[int]) -> list[str]:
+    """One line per server of a section: latency at concurrency 1, req/s at each level."""
+    calls = any("compute_us" in run for row in section.get("rows", []) for run in row["runs"])
+    head = ["p50 µs c=1", "1 ÷ req/s µs c=1", *(["µs per model call c=1"] if calls else [])]
+    head += [f"req/s c={c}" for c in levels]
+    out = [f"| server | {' | '.join(head)} | errors |", "| --- |" + " ---: |" * (len(head) + 1)]
+    for row in section.get("rows", []):
+        if "probe_error" in row:
+            failure = f"probe failed: `{_one_line(row['probe_error'])[:150]}`"
+            out.append(f"| {row['label']} |" + " – |" * len(head) + f" {failure} |")
+            continue
+        runs = {run["concurrency"]: run for run in row["runs"]}
+        one = runs.get(1, {})
+        cells = [fmt(_value(one, "p50_us"), 0), fmt(_value(one, "per_request_us"), 0)]
+        cells += [fmt(one.get("compute_us"), 1)] if calls else []
+        cells += [fmt(runs.get(c, {}).get("rps"), 0) for c in levels]
+        failed = [run["error"] for run in runs.values() if "error" in run]
+        errors = fmt(sum(run.get("errors", 0) for run in runs.values()))
+        errors += f"; `{_one_line(failed[0])[:100]}`" if failed else ""
+        out.append(f"| {row['label']} | {' | '.join(cells)} | {errors} |")
+    return [*out, ""]
+
+
+def crossing(r: dict, rows: dict) -> list[str]:
+    """The JNI crossing section: a do-nothing model served natively and from Java."""
+    section = r.get("jni-crossing")
+    if not section:
+        return []
+    out = [
+        "## Java: the JNI crossing per request",
+        "",
+        "A model that does nothing, served natively (ONNX `Identity` in `oxserve serve`) and in Java "
+        "(`bench/java/Echo.java` behind the jar's runner, answering the array it got): one row of 4 "
+        "floats per request, V2 REST JSON, concurrency 1. *µs per model call* is the server's own time "
+        "per call into the model (`oxserve_compute_duration_seconds`, sum ÷ count: from the scheduler "
+        "handing the request over until the answer is back); for Java it covers the hand-off to the "
+        "JVM worker thread, the JNI call, the tensors converted into Java and back, and the wake-up "
+        "of the waiting request. *1 ÷ req/s* is the mean round trip, load generator included.",
+        "",
+        *_extra_table(section, [1]),
+    ]
+    runs = _runs(section)
+    model = _difference(runs, "crossing-java", "crossing-onnx", "compute_us")
+    if model is not None:
+        p50 = _difference(runs, "crossing-java", "crossing-onnx", "p50_us")
+        trip = _difference(runs, "crossing-java", "crossing-onnx", "per_request_us")
+        out.append(
+            f"**JNI crossing cost: {model:.1f} µs per request** (the Java echo's time per model call less "
+            f"the native identity's); end to end, the Java echo's p50 is {fmt(p50, 0)} µs and its "
+            f"round trip {fmt(trip, 0)} µs above the native one's."
+        )
+    names = {"oxserve": "ONNX (oxserve)", "oxserve-java": "Java (IrisLogistic)", "oxserve-r": "R"}
+    measured = {}
+    for key, name in names.items():
+        runs_iris = rows.get((key, "iris", "V2 REST JSON"), {}).get("runs", [])
+        run = next((x for x in runs_iris if x["concurrency"] == 1 and "compute_us" in x), None)
+        if run:
+            measured[name] = run["compute_us"]
+    if len(measured) > 1:
+        each = ", ".join(f"{name} {value:.1f} µs" for name, value in measured.items())
+        out += ["", f"The iris model itself, V2 REST JSON at concurrency 1, per model call: {each}."]
+    return [*out, ""]
+
+
+def hops(r: dict) -> list[str]:
+    """The graph-hops section: latency and CPU each local and remote hop adds."""
+    section = r.get("graph-hops")
+    if not section:
+        return []
+    levels = sorted({run["concurrency"] for row in section["rows"] for run in row["runs"]})
+    loaded = max(levels, default=1)
+    k = section["local_hops"]
+    out = [
+        "## Graph hops: what one more unit on the path costs",
+        "",
+        "`oxserve run` serving graphs named `iris` (YAML written to `bench/out/work/graph-hops/`), "
+        "V2 REST JSON, one row per request; every server process pinned to core 0. The base is a graph "
+        f"whose only node is the iris model; the local chain puts {k} TRANSFORMER nodes, each running the "
+        "ONNX `Identity` model in the same process, in front of it. The remote graphs' only node is a "
+        "remote V2 unit: a second `oxserve serve` of iris (the *served directly* row), reached over REST "
+        "or gRPC. *1 ÷ req/s* at concurrency 1 is the mean round trip, load generator included"
+        + (
+            f"; at c={loaded}, where the server core is busy, its CPU time per request."
+            if loaded > 1
+            else "."
+        ),
+        "",
+        *_extra_table(section, levels),
+    ]
+    runs = _runs(section)
+
+    def added(a: str, b: str, hops: int) -> str | None:
+        """What `a` adds over `b`, per hop: p50 (bold) and round trip at c=1, CPU when loaded."""
+        p50 = _difference(runs, a, b, "p50_us")
+        if p50 is None:
+            return None
+        trip = _difference(runs, a, b, "per_request_us")  # measured with p50: same run
+        cpu = _difference(runs, a, b, "per_request_us", loaded) if loaded != 1 else None
+        text = f"**{p50 / hops:.1f} µs** of p50 (round trip {trip / hops:.1f} µs"
+        return text + (f"; {cpu / hops:.1f} µs of CPU at c={loaded})" if cpu is not None else ")")
+
+    lines = []
+    if local := added("graph-local", "graph-0", k):
+        lines.append(f"- Local hop: {local} each: (chain − base) ÷ {k}.")
+    for transport, key in (("REST", "graph-remote-rest"), ("gRPC", "graph-remote-grpc")):
+        if remote := added(key, "direct", 1):
+            lines.append(f"- Remote hop over {transport}: {remote}: graph − served directly.")
+    if base := added("graph-0", "direct", 1):
+        lines.append(f"- The executor itself, a one-node graph against `oxserve serve` of the model: {base}.")
+    lines.append(
+        "- Seldon's orchestrator (its Go executor) is not measured here: the harness has no build of it."
+    )
+    return [*out, *lines, ""]
 
 
 def summary(r: dict, rows: dict, order: list[str], labels: dict) -> list[str]:

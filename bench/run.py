@@ -4,18 +4,21 @@
     BENCH_QUICK=1 make bench    # 1 s warm-up + 3 s runs, to try it out
 
 Started with any Python 3.11, it installs what is missing (the bench venv, one venv per peer
-under bench/.venvs, wrk and h2load from apt, the oxserve release build), then runs itself again
-inside the bench venv and: trains the models (models.py), times onnxruntime in-process
-(inprocess.py), and for each peer starts the server pinned to one core, probes every
-(model, protocol) once, and loads it from the other core for each concurrency. A peer that
-cannot be installed or started is recorded with its error; the others go on.
+under bench/.venvs, wrk and h2load from apt, the oxserve release build, its Python package, Java
+artifact and R package), then runs itself again inside the bench venv and: trains the models
+(models.py), times onnxruntime in-process (inprocess.py), and for each peer starts the server
+pinned to one core, probes every (model, protocol) once, and loads it from the other core for
+each concurrency. A peer that cannot be installed or started is recorded with its error; the
+others go on. Last come two measurements of oxserve alone: the JNI crossing (a do-nothing model,
+native and in Java) and graph hops (local and remote units added to a request's path).
 
 Settings (environment variables; the flags of the same name win):
   BENCH_QUICK=1            1 s warm-up + 3 s measured runs
   BENCH_WARMUP=S           warm-up seconds (default 2)
   BENCH_DURATION=S         measured seconds (default 10)
   BENCH_CONCURRENCY=1,8,64 connections kept busy by the load generator
-  BENCH_PEERS=a,b          only these peers (keys: oxserve, oxserve-batch, mlserver, ...)
+  BENCH_PEERS=a,b          only these peers (keys: oxserve, oxserve-batch, mlserver, ...) and
+                           measurements (jni-crossing, graph-hops)
   BENCH_MODELS=iris,mlp    only these models
 """
 
@@ -45,6 +48,11 @@ ROOT = BENCH.parent
 VENVS = BENCH / ".venvs"
 OUT = BENCH / "out"
 REQUIREMENTS = BENCH / "requirements"
+# cargo's target folder: the workspace's, or CARGO_TARGET_DIR as cargo itself reads it.
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target").resolve()
+OXSERVE_BIN = TARGET / "release" / "oxserve"
+JAVA_BUILD = OUT / "java"  # a copy of java/ built there, and the bench's Java models
+R_LIBRARY = VENVS / "oxserve-r"  # the R library the oxserve R package is installed into
 SERVER_CORE = 0
 LOAD_CORE = 1
 MODELS = ("iris", "mlp")
@@ -101,7 +109,7 @@ def ensure_apt_tools() -> None:
 
 
 def build_oxserve() -> None:
-    log("cargo build --release --bin oxserve")
+    log(f"cargo build --release --bin oxserve (into {TARGET})")
     subprocess.run(["cargo", "build", "--release", "--bin", "oxserve"], cwd=ROOT, check=True)
 
 
@@ -129,9 +137,100 @@ def build_oxserve_python() -> tuple[bool, str]:
     return True, ""
 
 
+def build_java() -> tuple[bool, str]:
+    """The `io.oxserve:oxserve` jar with its native library built in release mode, then the Java
+    models the bench serves (examples/java-model's IrisLogistic, bench/java/Echo.java) compiled
+    against it into JAVA_BUILD/models.
+
+    Maven builds a copy of java/ (pom.xml and src/main) in JAVA_BUILD, so that the bench leaves
+    java/target to `make java-test`; cargo builds bindings/java into the usual target folder.
+    """
+    missing = [tool for tool in ("mvn", "javac", "java") if not shutil.which(tool)]
+    if missing:
+        return False, (
+            f"{', '.join(missing)} not on the PATH: the Java peers need a JDK 17 and Maven "
+            "(Debian: apt-get install openjdk-17-jdk-headless maven)"
+        )
+    log("mvn package (the io.oxserve:oxserve jar, release native library) and javac (bench models)")
+    shutil.rmtree(JAVA_BUILD, ignore_errors=True)
+    (JAVA_BUILD / "src").mkdir(parents=True)
+    shutil.copy(ROOT / "java" / "pom.xml", JAVA_BUILD / "pom.xml")
+    shutil.copytree(ROOT / "java" / "src" / "main", JAVA_BUILD / "src" / "main")
+    maven = ["mvn", "-q", "-B", "-Dmaven.test.skip=true", f"-Dcargo.workspace={ROOT}"]
+    maven += [
+        f"-Dcargo.target.dir={TARGET}",
+        "-Dcargo.profile=release",
+        "-Dcargo.profile.dir=release",
+        "package",
+    ]
+    proc = subprocess.run(maven, cwd=JAVA_BUILD, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return (
+            False,
+            f"`mvn package` of java/ failed (exit {proc.returncode}):\n{tail(proc.stdout + proc.stderr)}",
+        )
+    sources = [
+        ROOT / "examples" / "java-model" / "src" / "main" / "java" / "com" / "example" / "IrisLogistic.java",
+        BENCH / "java" / "Echo.java",
+    ]
+    javac = ["javac", "--release", "17", "-Xlint:all", "-Werror", "-cp", str(java_jar())]
+    proc = subprocess.run(
+        [*javac, "-d", str(JAVA_BUILD / "models"), *map(str, sources)], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        return (
+            False,
+            f"javac of the bench's Java models failed (exit {proc.returncode}):\n{tail(proc.stderr)}",
+        )
+    return True, ""
+
+
+def java_jar() -> Path:
+    """The jar `build_java` made (its name carries the pom's version)."""
+    jars = sorted((JAVA_BUILD / "target").glob("oxserve-*.jar"))
+    return jars[0] if jars else JAVA_BUILD / "target" / "oxserve.jar"
+
+
+def build_r() -> tuple[bool, str]:
+    """The `oxserve` R package (r/) installed into R_LIBRARY with `R CMD INSTALL`, its Rust library
+    built by cargo in release mode (into CARGO_TARGET_DIR when set, else bindings/r/target as
+    `make r-install` does: bindings/r is a workspace of its own)."""
+    if not shutil.which("R"):
+        return (
+            False,
+            "R is not on the PATH: the R peers need R with its headers (Debian: apt-get install r-base-dev)",
+        )
+    log("R CMD INSTALL r (the oxserve R package, release build)")
+    R_LIBRARY.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "CARGO_TARGET_DIR": os.environ.get("CARGO_TARGET_DIR") or str(ROOT / "bindings" / "r" / "target"),
+    }
+    env.pop("OXSERVE_CARGO_PROFILE", None)  # release, the Makevars default
+    install = ["R", "CMD", "INSTALL", "--no-multiarch", f"--library={R_LIBRARY}", "r"]
+    proc = subprocess.run(install, cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return False, f"`R CMD INSTALL r` failed (exit {proc.returncode}):\n{tail(proc.stdout + proc.stderr)}"
+    return True, ""
+
+
+def install_steps(selected: list[str]) -> set[str] | None:
+    """The venvs and builds that the selected peers and measurements need; None: every one."""
+    if not selected:
+        return None
+    sys.path.insert(0, str(BENCH))
+    from peers import all_peers
+    from peers.crossing import crossing_peers
+
+    classes = [cls for cls in all_peers() if cls.key in selected]
+    classes += crossing_peers() if "jni-crossing" in selected else []
+    return {cls.install or cls.venv for cls in classes} - {None}
+
+
 def bootstrap(args: argparse.Namespace) -> None:
     """Everything `make bench` needs before the measurements; then re-run inside the bench venv."""
     os.environ["BENCH_T0"] = str(time.time())
+    needed = install_steps(settings(args)["peers"])
     VENVS.mkdir(parents=True, exist_ok=True)
     ok, error = ensure_venv("bench")
     if not ok:
@@ -140,8 +239,18 @@ def bootstrap(args: argparse.Namespace) -> None:
     if not args.no_build:
         build_oxserve()
     install_errors = {}
+    # The Java and R peers' builds: without --no-build, each is (re)built; either way a peer whose
+    # build is missing is reported with the reason, and the others run.
+    builds = {"oxserve-java": (build_java, java_jar()), "oxserve-r": (build_r, R_LIBRARY / "oxserve")}
+    for name, (build, product) in builds.items():
+        if needed is not None and name not in needed:
+            continue
+        ok, error = build() if not args.no_build else (product.exists(), f"{product} not built (--no-build)")
+        if not ok:
+            install_errors[name] = error
+            log(f"{name}: {tail(error, 1)}; going on without it")
     for name in sorted(p.stem for p in REQUIREMENTS.glob("*.txt")):
-        if name != "bench":
+        if name != "bench" and (needed is None or name in needed):
             ok, error = ensure_venv(name)
             if ok and name == "oxserve-python" and not args.no_build:
                 ok, error = build_oxserve_python()
@@ -400,23 +509,48 @@ class Server:
 # --------------------------------------------------------------------------------------------
 
 
-def batch_counters(peer, model: str) -> tuple[float, float] | None:
-    """(inferences, executions) of `model` from Triton-style metrics, where the peer has them.
+SCHEDULER_COUNTERS = (
+    "nv_inference_count",
+    "nv_inference_exec_count",
+    "oxserve_compute_duration_seconds_sum",
+    "oxserve_compute_duration_seconds_count",
+)
+
+
+def scheduler_counters(peer, model: str) -> dict[str, float] | None:
+    """The scheduler's cumulative counters of `model`, where the peer publishes them.
 
     nv_inference_count counts rows (requests × batch size), nv_inference_exec_count model
-    executions; their ratio over a run is the mean batch the scheduler formed.
+    executions: their ratio over a run is the mean batch the scheduler formed. oxserve's
+    `oxserve_compute_duration_seconds` histogram times each execution, from the scheduler handing
+    the batch to the model until its answer is back: its sum over its count is the mean time
+    per call into the model, at full resolution.
     """
     if not peer.metrics_url:
         return None
     status, text, _ = http("GET", peer.metrics_url, timeout=5)
     if status != 200:
         return None
-    totals = {"nv_inference_count": 0.0, "nv_inference_exec_count": 0.0}
+    totals = dict.fromkeys(SCHEDULER_COUNTERS, 0.0)
     for line in text.decode(errors="replace").splitlines():
         name, _, rest = line.partition("{")
         if name in totals and f'model="{model}"' in rest:
             totals[name] += float(line.rsplit(" ", 1)[1])
-    return totals["nv_inference_count"], totals["nv_inference_exec_count"]
+    return totals
+
+
+def scheduler_figures(before: dict | None, after: dict | None) -> dict:
+    """Mean batch and mean µs per model call between two `scheduler_counters` readings."""
+    if not before or not after:
+        return {}
+    delta = {name: after[name] - before[name] for name in SCHEDULER_COUNTERS}
+    figures = {}
+    if delta["nv_inference_exec_count"] > 0:
+        figures["mean_batch"] = round(delta["nv_inference_count"] / delta["nv_inference_exec_count"], 2)
+    calls = delta["oxserve_compute_duration_seconds_count"]
+    if calls > 0:
+        figures["compute_us"] = round(delta["oxserve_compute_duration_seconds_sum"] / calls * 1e6, 2)
+    return figures
 
 
 def check_answer(protocol: str, body: bytes, headers: dict, expected: dict) -> str:
@@ -436,10 +570,15 @@ def check_answer(protocol: str, body: bytes, headers: dict, expected: dict) -> s
             return ""
         return f"unexpected answer {str(doc)[:300]}"
     outputs = {}
+    binary = body[int(length) :] if length else b""
     for o in doc.get("outputs", []):
         flat = o.get("data")
-        if flat is None:
-            continue  # binary output: present, not decoded here
+        size = (o.get("parameters") or {}).get("binary_data_size")
+        if flat is None and size is not None:
+            # Binary output: its bytes follow the JSON header, in the order of the outputs.
+            flat, binary = _unpack(o.get("datatype", ""), binary[: int(size)]), binary[int(size) :]
+            if flat is None:
+                continue  # a datatype the checks do not read
         while flat and isinstance(flat[0], list):
             flat = [v for row in flat for v in row]
         outputs[o.get("name")] = flat
@@ -448,16 +587,41 @@ def check_answer(protocol: str, body: bytes, headers: dict, expected: dict) -> s
     return check_outputs(outputs, expected)
 
 
+def _unpack(datatype: str, data: bytes) -> list | None:
+    """Little-endian elements of a V2 binary tensor, for the datatypes the checks read."""
+    code = {"FP32": "f", "FP64": "d", "INT64": "q", "INT32": "i"}.get(datatype)
+    if code is None:
+        return None
+    return list(struct.unpack(f"<{len(data) // struct.calcsize(code)}{code}", data))
+
+
 def check_outputs(outputs: dict, expected: dict) -> str:
-    """'' when every known output (label or probabilities) matches scikit-learn's answer."""
+    """'' when every known output matches the expected answer and there is one; else what is wrong.
+
+    Known outputs: the label or the probabilities, checked against scikit-learn (`predict` is
+    either: MLServer's is the label, an R model's the probability matrix); and the identity
+    models' `output`, which must be the input row itself.
+    """
+    if "undecodable" in outputs:
+        return f"answer could not be decoded: {outputs['undecodable']}"
+    known = 0
     for name, flat in outputs.items():
-        if name in ("probabilities", "predict_proba") and not _close(flat, expected["probabilities"]):
-            return f"{name} = {flat}, scikit-learn says {expected['probabilities']}"
-        if name in ("label", "predict") and (not flat or int(flat[0]) != expected["label"]):
-            return f"{name} = {flat}, scikit-learn says {expected['label']}"
-        if name == "undecodable":
-            return f"answer could not be decoded: {flat}"
-    return ""
+        probabilities = name in ("probabilities", "predict_proba") or (
+            name == "predict" and "probabilities" in expected and len(flat or ()) > 1
+        )
+        if probabilities:
+            if not _close(flat, expected["probabilities"]):
+                return f"{name} = {flat}, scikit-learn says {expected['probabilities']}"
+        elif name in ("label", "predict"):
+            if not flat or int(flat[0]) != expected["label"]:
+                return f"{name} = {flat}, scikit-learn says {expected['label']}"
+        elif name == "output":
+            if not _close(flat, expected["row"]):
+                return f"{name} = {flat}, not the input row {expected['row']}"
+        else:
+            continue
+        known += 1
+    return "" if known else f"no output to check (label, probabilities, predict, output) in {sorted(outputs)}"
 
 
 def _close(got, want) -> bool:
@@ -537,7 +701,8 @@ def bodies(payload: dict) -> dict:
 
 def measure_peer(peer, cfg: dict, results: dict) -> None:
     """Start the peer (once, or once per model), probe and load every (model, protocol, concurrency)."""
-    groups = [[m] for m in cfg["models"]] if peer.per_model else [list(cfg["models"])]
+    served = [m for m in cfg["models"] if peer.models is None or m in peer.models]
+    groups = [[m] for m in served] if peer.per_model else [served] if served else []
     record = results["peers"].setdefault(peer.key, {"label": peer.label, "note": peer.note, "errors": []})
     for models in groups:
         work = OUT / "work" / (peer.key if not peer.per_model else f"{peer.key}-{models[0]}")
@@ -561,7 +726,7 @@ def measure_peer(peer, cfg: dict, results: dict) -> None:
                 for protocol in peer.protocols:
                     if protocol in cfg["skip"].get(peer.key, ()):
                         continue
-                    measure_protocol(peer, server, model, payload, protocol, cfg, results)
+                    results["rows"].append(measure_protocol(peer, server, model, payload, protocol, cfg))
         finally:
             notes = [
                 re.sub(r"\x1b\[[0-9;]*m", "", line)
@@ -573,7 +738,8 @@ def measure_peer(peer, cfg: dict, results: dict) -> None:
             server.stop()
 
 
-def measure_protocol(peer, server: Server, model: str, payload: dict, protocol: str, cfg, results) -> None:
+def measure_protocol(peer, server: Server, model: str, payload: dict, protocol: str, cfg) -> dict:
+    """Probe, load at each concurrency, probe again: the row of (peer, model, protocol)."""
     import load
     from peers import V2_GRPC
 
@@ -585,11 +751,10 @@ def measure_protocol(peer, server: Server, model: str, payload: dict, protocol: 
         body = bodies(payload)[protocol]
         probe = probe_http(peer, protocol, model, body)
     entry = {"peer": peer.key, "model": model, "protocol": protocol, "url": probe.get("url"), "runs": []}
-    results["rows"].append(entry)
     if not probe["ok"]:
         entry["probe_error"] = probe["error"]
         log(f"{key}: probe failed, not loaded: {probe['error'][:200]}")
-        return
+        return entry
     entry["probe_answer"] = probe.get("answer", "")
     if protocol == V2_GRPC:
         entry["grpc_encoding"] = probe["encoding"]
@@ -605,18 +770,16 @@ def measure_protocol(peer, server: Server, model: str, payload: dict, protocol: 
                     log_file = folder / f"h2load-{concurrency}.log"
                     args = (LOAD_CORE, probe["url"], body_file, concurrency)
                     load.run_h2load(*args, cfg["warmup"], log_file, probe["answer_bytes"])
-                    before = batch_counters(peer, model)
+                    before = scheduler_counters(peer, model)
                     with CpuAccount(server.proc.pid) as cpu:
                         run = load.run_h2load(*args, cfg["duration"], log_file, probe["answer_bytes"])
                 else:
                     load.run_wrk(LOAD_CORE, probe["url"], script, concurrency, cfg["warmup"])
-                    before = batch_counters(peer, model)
+                    before = scheduler_counters(peer, model)
                     with CpuAccount(server.proc.pid) as cpu:
                         run = load.run_wrk(LOAD_CORE, probe["url"], script, concurrency, cfg["duration"])
             run.update(cpu.result())
-            after = batch_counters(peer, model)
-            if before and after and after[1] > before[1]:
-                run["mean_batch"] = round((after[0] - before[0]) / (after[1] - before[1]), 2)
+            run.update(scheduler_figures(before, after=scheduler_counters(peer, model)))
         except Exception as e:  # noqa: BLE001 - a failed run is a row with its error
             entry["runs"].append({"concurrency": concurrency, "error": str(e)[:500]})
             log(f"{key} c={concurrency}: {e}")
@@ -634,6 +797,7 @@ def measure_protocol(peer, server: Server, model: str, payload: dict, protocol: 
             f"p99 {run['p99_ms']:.2f} ms, errors {run['errors']}, RSS {run['peak_rss_mib']:.0f} MiB, "
             f"CPU % server {run['server_cpu_pct']:.0f} load {run['load_cpu_pct']:.0f} "
             f"other {run['other_cpu_pct']:.0f}"
+            + (f", {run['compute_us']:.1f} µs per model call" if "compute_us" in run else "")
         )
         if server.proc.poll() is not None:
             break
@@ -641,6 +805,37 @@ def measure_protocol(peer, server: Server, model: str, payload: dict, protocol: 
     after = probe_grpc(peer, model) if protocol == V2_GRPC else probe_http(peer, protocol, model, body)
     if not after["ok"]:
         entry["probe_after_error"] = after["error"]
+    return entry
+
+
+def measure_group(name: str, group: list, cfg: dict, concurrency: list[int], results: dict) -> None:
+    """Measures each server of `group` (one model, V2 REST JSON) at `concurrency`, in turn, into
+    `results[name]`; a server's `needs` (a remote unit's server) runs beside it meanwhile."""
+    from peers import V2_JSON
+
+    section = results[name]
+    for peer in group:
+        if peer.install_step in results["install_errors"]:
+            section["errors"].append(f"{peer.label}: not run: {peer.install_step} could not be built")
+            continue
+        (model,) = peer.models
+        servers = []
+        try:
+            for member in [peer.needs(peer.ctx), peer] if peer.needs else [peer]:
+                work = OUT / "work" / name / member.key
+                shutil.rmtree(work, ignore_errors=True)
+                servers.append(Server(member, work, [model]))
+                servers[-1].start()
+            row = measure_protocol(
+                peer, servers[-1], model, peer.payload(model), V2_JSON, {**cfg, "concurrency": concurrency}
+            )
+            section["rows"].append({**row, "label": peer.label, "note": peer.note})
+        except Exception as e:  # noqa: BLE001 - a server that cannot start is reported, not raised
+            section["errors"].append(f"{peer.label}: {e}")
+            log(f"{name}/{peer.key}: {tail(str(e), 3)}")
+        finally:
+            for server in reversed(servers):
+                server.stop()
 
 
 def measure_inprocess(cfg: dict, results: dict) -> None:
@@ -678,6 +873,11 @@ def command_output(cmd: list[str]) -> str:
     return (proc.stdout + proc.stderr).strip()
 
 
+def first_line(cmd: list[str]) -> str:
+    """The first line a command prints (a tool's version), without terminal colour codes."""
+    return (re.sub(r"\x1b\[[0-9;]*m", "", command_output(cmd)).splitlines() or ["?"])[0]
+
+
 def machine() -> dict:
     lscpu = command_output(["lscpu"])
     model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if "Model name" in line), "?")
@@ -691,10 +891,17 @@ def machine() -> dict:
         "os": f"Debian {debian}",
         "python": platform.python_version(),
         "rustc": command_output(["rustc", "--version"]),
-        "oxserve": command_output([str(ROOT / "target" / "release" / "oxserve"), "version"]),
+        "oxserve": command_output([str(OXSERVE_BIN), "version"]),
         "oxserve_commit": command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
-        "oxserve_dirty": bool(command_output(["git", "-C", str(ROOT), "status", "--porcelain", "crates"])),
+        "oxserve_dirty": bool(
+            command_output(
+                ["git", "-C", str(ROOT), "status", "--porcelain", "crates", "bindings", "java", "r"]
+            )
+        ),
         "onnxruntime_oxserve": pip_versions(ROOT / ".venv", ("onnxruntime",)).get("onnxruntime", "?"),
+        "java": first_line(["java", "-version"]),
+        "maven": first_line(["mvn", "-B", "-v"]),
+        "r": first_line(["R", "--version"]),
         "wrk": command_output(["wrk", "-v"]).splitlines()[0].split(" [")[0],
         "h2load": command_output(["h2load", "--version"]).splitlines()[0],
     }
@@ -758,6 +965,8 @@ def main() -> None:
     sys.path.insert(0, str(BENCH))
     import peers
     import report
+    from peers.crossing import crossing_peers
+    from peers.graphs import LOCAL_HOPS, hop_peers
 
     os.sched_setaffinity(0, {LOAD_CORE})  # the orchestrator keeps off the server's core
     cfg = settings(args)
@@ -780,7 +989,9 @@ def main() -> None:
     }
     measure_inprocess(cfg, results)
 
-    ctx = peers.Context(ROOT, BENCH, VENVS, OUT / "models", ROOT / "target" / "release" / "oxserve")
+    ctx = peers.Context(
+        ROOT, BENCH, VENVS, OUT / "models", OXSERVE_BIN, java_jar(), JAVA_BUILD / "models", R_LIBRARY
+    )
     for cls in peers.all_peers():
         peer = cls(ctx)
         if cfg["peers"] and peer.key not in cfg["peers"]:
@@ -788,11 +999,24 @@ def main() -> None:
         record = results["peers"].setdefault(peer.key, {"label": peer.label, "note": peer.note, "errors": []})
         if peer.venv:
             record["versions"] = pip_versions(VENVS / peer.venv, peer.packages)
-            if peer.venv in results["install_errors"]:
-                record["errors"].append(f"install: {results['install_errors'][peer.venv]}")
-                continue
+        if peer.install_step in results["install_errors"]:
+            record["errors"].append(f"install: {results['install_errors'][peer.install_step]}")
+            continue
         measure_peer(peer, cfg, results)
         write(results, started, report)  # a partial report survives an interrupted run
+
+    # Two measurements of oxserve alone, each a few servers on one model (see README.md).
+    loaded = max(cfg["concurrency"])
+    extra = {
+        "jni-crossing": ([cls(ctx) for cls in crossing_peers()], [1], {}),
+        "graph-hops": (hop_peers(ctx), sorted({1, loaded}), {"local_hops": LOCAL_HOPS}),
+    }
+    for name, (group, concurrency, facts) in extra.items():
+        if not cfg["peers"] or name in cfg["peers"]:
+            log(f"{name}: {', '.join(p.key for p in group)} at concurrency {concurrency}")
+            results[name] = {"rows": [], "errors": [], **facts}
+            measure_group(name, group, cfg, concurrency, results)
+            write(results, started, report)
 
     write(results, started, report)
     log(f"done in {(time.monotonic() - started) / 60:.1f} min: {(BENCH / 'RESULTS.md').relative_to(ROOT)}")

@@ -21,13 +21,17 @@ PROTOCOLS = (V2_JSON, V2_BINARY, V2_GRPC, SELDON_JSON)
 
 @dataclass
 class Context:
-    """Paths a peer needs: the repository, the bench folder, its venvs and the trained models."""
+    """Paths a peer needs: the repository, the bench folder, its venvs, the trained models and
+    what run.py built from this checkout."""
 
     root: Path
     bench: Path
     venvs: Path
     models: Path
     oxserve_bin: Path
+    java_jar: Path  # the io.oxserve:oxserve jar (its runner), release native library inside
+    java_models: Path  # class folder: examples/java-model's IrisLogistic and bench/java's Echo
+    r_library: Path  # R library folder holding the oxserve R package
 
     def venv_bin(self, venv: str, tool: str) -> str:
         return str(self.venvs / venv / "bin" / tool)
@@ -39,6 +43,9 @@ class Peer:
     key = ""  # identifies the run in the raw JSON and the logs
     label = ""  # the row name in RESULTS.md
     venv: str | None = None  # bench/.venvs/<venv>, installed from bench/requirements/<venv>.txt
+    install: str | None = None  # run.py's install step it needs (default: its venv's)
+    models: tuple[str, ...] | None = None  # the models it serves, when not all of them
+    needs: type[Peer] | None = None  # a server that must run while this one is measured
     packages: tuple[str, ...] = ()  # distributions whose versions the report lists
     protocols: tuple[str, ...] = (V2_JSON, V2_BINARY, V2_GRPC)
     per_model = False  # True: one server process per model (it serves only one)
@@ -50,6 +57,11 @@ class Peer:
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
+
+    @property
+    def install_step(self) -> str | None:
+        """The name under which run.py reports a failed install of what this peer runs."""
+        return self.install or self.venv
 
     def prepare(self, work: Path, models: list[str]) -> None:
         """Write what the server reads (a model repository, a script) into `work`."""
@@ -95,7 +107,9 @@ def all_peers():
     from .kserve import KServe
     from .mlserver import MLServer, MLServerBatch
     from .oxserve import Oxserve, OxserveBatch
+    from .oxserve_java import OxserveJava, OxserveJavaBatch
     from .oxserve_python import OxservePython, OxservePythonBatch
+    from .oxserve_r import OxserveR, OxserveRBatch
     from .seldon import Seldon
     from .triton import Triton
 
@@ -104,6 +118,10 @@ def all_peers():
         OxserveBatch,
         OxservePython,
         OxservePythonBatch,
+        OxserveJava,
+        OxserveJavaBatch,
+        OxserveR,
+        OxserveRBatch,
         MLServer,
         MLServerBatch,
         KServe,
