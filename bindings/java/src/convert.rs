@@ -1,11 +1,15 @@
 //! Messages across the border between Rust and Java.
 //!
-//! Into Java, a message's tensors cross as four parallel arrays (names, datatypes, shapes and
-//! direct `ByteBuffer`s viewing the tensors' own little-endian bytes) handed to the package's
-//! `Bridge`, which copies each buffer once into the primitive array the Java `Tensor` holds
-//! before any user code runs: the buffers never outlive the call. Out of Java, each tensor's
-//! data (a primitive array, a direct `ByteBuffer`, or the length-prefixed encoding of `BYTES`
-//! that `Bridge` writes) is copied once into the tensor's [`Bytes`].
+//! Into Java, a message's tensors cross as parallel arrays (names, datatypes, shapes, direct
+//! `ByteBuffer`s viewing the tensors' own little-endian bytes, and each tensor's parameters as
+//! JSON) handed to the package's `Bridge`, which copies each buffer once into the primitive array
+//! the Java `Tensor` holds before any user code runs: the buffers never outlive the call. Out of
+//! Java, each tensor's data (a primitive array, a direct `ByteBuffer`, or the length-prefixed
+//! encoding of `BYTES` that `Bridge` writes) is copied once into the tensor's [`Bytes`].
+//!
+//! A message's parameters, its Seldon `meta` and each tensor's parameters cross as JSON text
+//! (`null` when empty, so a call without any costs no JSON at all): they are small, and Java
+//! reads them into plain maps and lists with `io.oxserve.Json`.
 
 use std::sync::mpsc;
 
@@ -17,7 +21,9 @@ use jni::objects::{
 };
 use jni::refs::Global;
 use jni::{Env, jni_sig, jni_str};
-use oxserve_core::{DataType, Error, Feedback, InferenceRequest, InferenceResponse, Result, Tensor};
+use oxserve_core::{
+    DataType, Error, Feedback, InferenceRequest, InferenceResponse, Meta, Parameters, Result, Tensor,
+};
 
 use crate::unit::{JavaClasses, Job};
 
@@ -76,12 +82,34 @@ fn java_string<'local>(env: &mut Env<'local>, value: Option<&str>) -> jni::error
     })
 }
 
-/// The four parallel arrays `Bridge` builds tensors from: names, datatypes, shapes and data.
+/// Parameters as the JSON text Java reads, or `null` when there are none.
+fn java_parameters<'local>(
+    env: &mut Env<'local>,
+    parameters: &Parameters,
+) -> jni::errors::Result<JObject<'local>> {
+    if parameters.is_empty() {
+        return Ok(JObject::null());
+    }
+    java_string(env, Some(&serde_json::Value::Object(parameters.clone()).to_string()))
+}
+
+/// Seldon's meta as the JSON text Java reads (Seldon's field names), or `null` when empty.
+fn java_meta<'local>(env: &mut Env<'local>, meta: &Meta) -> jni::errors::Result<JObject<'local>> {
+    if meta.is_empty() {
+        return Ok(JObject::null());
+    }
+    let json = serde_json::to_string(meta).expect("Meta serialises to JSON");
+    java_string(env, Some(&json))
+}
+
+/// The five parallel arrays `Bridge` builds tensors from: names, datatypes, shapes, data and
+/// parameters.
 fn tensor_arrays<'local>(
     env: &mut Env<'local>,
     tensors: &[Tensor],
-) -> jni::errors::Result<[JObject<'local>; 4]> {
+) -> jni::errors::Result<[JObject<'local>; 5]> {
     let names = JObjectArray::<JString>::new(env, tensors.len(), JString::null())?;
+    let parameters = JObjectArray::<JObject>::new(env, tensors.len(), JObject::null())?;
     let datatypes = JObjectArray::<JString>::new(env, tensors.len(), JString::null())?;
     let shapes = JObjectArray::<JLongArray>::new(env, tensors.len(), JLongArray::null())?;
     let buffers = JObjectArray::<JByteBuffer>::new(env, tensors.len(), JByteBuffer::null())?;
@@ -99,12 +127,17 @@ fn tensor_arrays<'local>(
         let buffer =
             unsafe { env.new_direct_byte_buffer(tensor.data.as_ptr() as *mut u8, tensor.data.len())? };
         buffers.set_element(env, i, &buffer)?;
+        if !tensor.parameters.is_empty() {
+            let json = java_parameters(env, &tensor.parameters)?;
+            parameters.set_element(env, i, &json)?;
+            env.delete_local_ref(json);
+        }
         env.delete_local_ref(name);
         env.delete_local_ref(datatype);
         env.delete_local_ref(shape);
         env.delete_local_ref(buffer);
     }
-    Ok([names.into(), datatypes.into(), shapes.into(), buffers.into()])
+    Ok([names.into(), datatypes.into(), shapes.into(), buffers.into(), parameters.into()])
 }
 
 /// A request as an `io.oxserve.InferenceRequest`.
@@ -115,20 +148,25 @@ pub fn request_to_java<'local>(
 ) -> jni::errors::Result<JObject<'local>> {
     let id = java_string(env, request.id.as_deref())?;
     let model = java_string(env, Some(&request.model_name))?;
-    let [names, datatypes, shapes, buffers] = tensor_arrays(env, &request.inputs)?;
+    let parameters = java_parameters(env, &request.parameters)?;
+    let meta = java_meta(env, &request.meta)?;
+    let [names, datatypes, shapes, buffers, tensor_parameters] = tensor_arrays(env, &request.inputs)?;
     env.call_static_method(
         &classes.bridge,
         jni_str!("request"),
         jni_sig!(
-            "(Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[[J[Ljava/nio/ByteBuffer;)Lio/oxserve/InferenceRequest;"
+            "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[[J[Ljava/nio/ByteBuffer;[Ljava/lang/String;)Lio/oxserve/InferenceRequest;"
         ),
         &[
             JValue::Object(&id),
             JValue::Object(&model),
+            JValue::Object(&parameters),
+            JValue::Object(&meta),
             JValue::Object(&names),
             JValue::Object(&datatypes),
             JValue::Object(&shapes),
             JValue::Object(&buffers),
+            JValue::Object(&tensor_parameters),
         ],
     )?
     .l()
@@ -142,20 +180,25 @@ pub fn response_to_java<'local>(
 ) -> jni::errors::Result<JObject<'local>> {
     let id = java_string(env, response.id.as_deref())?;
     let model = java_string(env, Some(&response.model_name))?;
-    let [names, datatypes, shapes, buffers] = tensor_arrays(env, &response.outputs)?;
+    let parameters = java_parameters(env, &response.parameters)?;
+    let meta = java_meta(env, &response.meta)?;
+    let [names, datatypes, shapes, buffers, tensor_parameters] = tensor_arrays(env, &response.outputs)?;
     env.call_static_method(
         &classes.bridge,
         jni_str!("response"),
         jni_sig!(
-            "(Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[[J[Ljava/nio/ByteBuffer;)Lio/oxserve/InferenceResponse;"
+            "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[[J[Ljava/nio/ByteBuffer;[Ljava/lang/String;)Lio/oxserve/InferenceResponse;"
         ),
         &[
             JValue::Object(&id),
             JValue::Object(&model),
+            JValue::Object(&parameters),
+            JValue::Object(&meta),
             JValue::Object(&names),
             JValue::Object(&datatypes),
             JValue::Object(&shapes),
             JValue::Object(&buffers),
+            JValue::Object(&tensor_parameters),
         ],
     )?
     .l()
@@ -216,6 +259,49 @@ pub fn feedback_to_java<'local>(
     .l()
 }
 
+/// The parameters and Seldon meta of a message a model answered, read through `Bridge` as JSON;
+/// a meta Seldon cannot carry (an unknown field, a tag map that is no map) is an error naming it.
+fn extras_from_java(
+    env: &mut Env,
+    classes: &JavaClasses,
+    message: &JObject,
+) -> jni::errors::Result<Result<(Parameters, Meta)>> {
+    let args = [JValue::Object(message)];
+    let parameters = env
+        .call_static_method(
+            &classes.bridge,
+            jni_str!("parameters"),
+            jni_sig!("(Ljava/lang/Object;)Ljava/lang/String;"),
+            &args,
+        )?
+        .l()?;
+    let parameters = optional_json::<Parameters>(env, parameters, "parameters")?;
+    let meta = env
+        .call_static_method(
+            &classes.bridge,
+            jni_str!("meta"),
+            jni_sig!("(Ljava/lang/Object;)Ljava/lang/String;"),
+            &args,
+        )?
+        .l()?;
+    let meta = optional_json::<Meta>(env, meta, "meta")?;
+    Ok(parameters.and_then(|parameters| Ok((parameters, meta?))))
+}
+
+/// A JSON text from Java (`null`: the default) read as `T`; a mismatch names `field`.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    env: &mut Env,
+    json: JObject,
+    field: &str,
+) -> jni::errors::Result<Result<T>> {
+    if json.is_null() {
+        return Ok(Ok(T::default()));
+    }
+    let json = string(env, json)?;
+    Ok(serde_json::from_str(&json)
+        .map_err(|e| Error::internal(format!("the model answered {field} oxserve cannot read: {e}"))))
+}
+
 /// The response a model answered; `id`, model name and version come from the request.
 pub fn response_from_java(
     env: &mut Env,
@@ -230,16 +316,18 @@ pub fn response_from_java(
         Ok(outputs) => outputs,
         Err(e) => return Ok(Err(e)),
     };
-    Ok(Ok(InferenceResponse {
+    Ok(extras_from_java(env, classes, answer)?.map(|(parameters, meta)| InferenceResponse {
         id,
         model_name: model_name.to_string(),
         model_version,
+        parameters,
         outputs,
-        ..Default::default()
+        meta,
     }))
 }
 
-/// The request a transformer answered: the original with its inputs replaced.
+/// The request a transformer answered: the original with its inputs, parameters and meta
+/// replaced (the Java request started as a copy of them).
 pub fn request_from_java(
     env: &mut Env,
     classes: &JavaClasses,
@@ -247,8 +335,16 @@ pub fn request_from_java(
     answer: &JObject,
     original: InferenceRequest,
 ) -> jni::errors::Result<Result<InferenceRequest>> {
-    Ok(tensors_from_java(env, classes, release, answer, "inputs")?
-        .map(|inputs| InferenceRequest { inputs, ..original }))
+    let inputs = match tensors_from_java(env, classes, release, answer, "inputs")? {
+        Ok(inputs) => inputs,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(extras_from_java(env, classes, answer)?.map(|(parameters, meta)| InferenceRequest {
+        inputs,
+        parameters,
+        meta,
+        ..original
+    }))
 }
 
 /// The tensors of a message a model answered, read through `Bridge.tensors` (`null` is an
@@ -312,7 +408,13 @@ fn tensor_from_java(
     };
     let data = env.call_method(tensor, jni_str!("wireData"), jni_sig!("()Ljava/lang/Object;"), &[])?.l()?;
     let data = data_from_java(env, release, datatype, &data)?;
-    Ok(Tensor::new(name, datatype, shape, data))
+    let parameters =
+        env.call_method(tensor, jni_str!("parametersJson"), jni_sig!("()Ljava/lang/String;"), &[])?.l()?;
+    let parameters = match optional_json::<Parameters>(env, parameters, &format!("parameters of '{name}'"))? {
+        Ok(parameters) => parameters,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Tensor::new(name, datatype, shape, data).map(|t| t.with_parameters(parameters)))
 }
 
 /// A tensor's data: a direct `ByteBuffer`'s memory as it is, or a primitive array's elements

@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What the native side calls besides the model itself: building messages from the server's
@@ -20,15 +21,17 @@ final class Bridge {
      * the server owns only for the duration of this call, so each is copied into its tensor's
      * array here, before any model code can keep a reference to it.
      */
-    static InferenceRequest request(String id, String model, String[] names, String[] datatypes, long[][] shapes,
-            ByteBuffer[] data) {
-        return new InferenceRequest(id, model, tensors(names, datatypes, shapes, data));
+    static InferenceRequest request(String id, String model, String parameters, String meta, String[] names,
+            String[] datatypes, long[][] shapes, ByteBuffer[] data, String[] tensorParameters) {
+        return new InferenceRequest(id, model, tensors(names, datatypes, shapes, data, tensorParameters),
+                object(parameters), object(meta));
     }
 
     /** A response over the server's tensors, copied as in {@link #request}. */
-    static InferenceResponse response(String id, String model, String[] names, String[] datatypes, long[][] shapes,
-            ByteBuffer[] data) {
-        return new InferenceResponse(tensors(names, datatypes, shapes, data));
+    static InferenceResponse response(String id, String model, String parameters, String meta, String[] names,
+            String[] datatypes, long[][] shapes, ByteBuffer[] data, String[] tensorParameters) {
+        return new InferenceResponse(tensors(names, datatypes, shapes, data, tensorParameters), object(parameters),
+                object(meta));
     }
 
     /** The answers a combiner aggregates, as the list its method takes. */
@@ -52,6 +55,22 @@ final class Bridge {
         return tensors.toArray(new Tensor[0]);
     }
 
+    /** The parameters of a request or response a model answered, as JSON; null when empty. */
+    static String parameters(Object message) {
+        Map<String, Object> parameters = message instanceof InferenceResponse response
+                ? response.parameters()
+                : ((InferenceRequest) message).parameters();
+        return parameters.isEmpty() ? null : Json.write(parameters);
+    }
+
+    /** The Seldon meta of a request or response a model answered, as JSON; null when empty. */
+    static String meta(Object message) {
+        Map<String, Object> meta = message instanceof InferenceResponse response
+                ? response.meta()
+                : ((InferenceRequest) message).meta();
+        return meta.isEmpty() ? null : Json.write(meta);
+    }
+
     /** The HTTP status a throwable asks for: a {@link ModelException}'s, else 0 (a failure). */
     static int status(Throwable error) {
         return error instanceof ModelException e ? e.status() : 0;
@@ -69,13 +88,21 @@ final class Bridge {
         return out.toString();
     }
 
-    private static List<Tensor> tensors(String[] names, String[] datatypes, long[][] shapes, ByteBuffer[] data) {
+    private static List<Tensor> tensors(String[] names, String[] datatypes, long[][] shapes, ByteBuffer[] data,
+            String[] parameters) {
         List<Tensor> tensors = new ArrayList<>(names.length);
         for (int i = 0; i < names.length; i++) {
             DataType datatype = DataType.valueOf(datatypes[i]);
-            tensors.add(new Tensor(names[i], datatype, shapes[i], copy(datatype, data[i].order(ByteOrder.LITTLE_ENDIAN))));
+            tensors.add(new Tensor(names[i], datatype, shapes[i], copy(datatype, data[i].order(ByteOrder.LITTLE_ENDIAN)),
+                    object(parameters[i])));
         }
         return tensors;
+    }
+
+    /** A JSON object the native side wrote (null: none) as a map. */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> object(String json) {
+        return json == null ? Map.of() : (Map<String, Object>) Json.read(json);
     }
 
     /** The elements of {@code buffer} in a new array of the datatype's array type. */

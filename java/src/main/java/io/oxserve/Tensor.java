@@ -3,6 +3,7 @@ package io.oxserve;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -14,12 +15,19 @@ import java.util.Objects;
  * constructor checks that the data holds exactly the elements the shape asks for, so a mistake
  * is reported where it is made. Tensors are not copied defensively: do not change an array after
  * handing it over.
+ *
+ * <p>A tensor may carry V2 tensor {@code parameters} (plain Java values, as in
+ * {@link InferenceRequest}). Over Seldon, {@code names} (a list of strings) holds the column
+ * names of {@code data.names}, and {@code content_type} ({@code "json"}, {@code "str"} or
+ * {@code "bytes"}) marks a one-element BYTES tensor as a {@code jsonData}, {@code strData} or
+ * {@code binData} payload, on requests and answers alike.
  */
 public final class Tensor {
     private final String name;
     private final DataType datatype;
     private final long[] shape;
     private final Object data;
+    private final Map<String, Object> parameters;
 
     /**
      * A tensor over {@code data}: the datatype's primitive array ({@code byte[][]} for BYTES),
@@ -29,6 +37,15 @@ public final class Tensor {
      * @throws IllegalArgumentException when the data's type or length does not fit
      */
     public Tensor(String name, DataType datatype, long[] shape, Object data) {
+        this(name, datatype, shape, data, Map.of());
+    }
+
+    /**
+     * A tensor over {@code data} as in {@link #Tensor(String, DataType, long[], Object)}, with
+     * V2 tensor parameters.
+     */
+    public Tensor(String name, DataType datatype, long[] shape, Object data, Map<String, Object> parameters) {
+        this.parameters = Json.copy(parameters);
         this.name = Objects.requireNonNull(name, "name");
         this.datatype = Objects.requireNonNull(datatype, "datatype");
         this.shape = Objects.requireNonNull(shape, "shape").clone();
@@ -97,6 +114,16 @@ public final class Tensor {
 
     public DataType datatype() {
         return datatype;
+    }
+
+    /** The tensor's parameters (unmodifiable; empty when none). */
+    public Map<String, Object> parameters() {
+        return parameters;
+    }
+
+    /** The same tensor (sharing its data) with other parameters. */
+    public Tensor withParameters(Map<String, Object> parameters) {
+        return new Tensor(name, datatype, shape, data, parameters);
     }
 
     /** The dimensions (a copy). */
@@ -177,6 +204,11 @@ public final class Tensor {
     @Override
     public String toString() {
         return "Tensor[" + name + ", " + datatype + ", " + Arrays.toString(shape) + "]";
+    }
+
+    /** The parameters as JSON for the native side; null when there are none. */
+    String parametersJson() {
+        return parameters.isEmpty() ? null : Json.write(parameters);
     }
 
     /** The datatype's V2 name, for the native side. */
