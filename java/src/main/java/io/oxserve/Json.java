@@ -7,12 +7,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The JSON that crosses to and from the native side: the server's declaration, and the
- * parameters and Seldon meta of messages. Values are maps, lists, strings, numbers, booleans and
- * null; the native side only hands Java JSON that serde wrote, so a small reader and writer are
- * enough and the artifact needs no JSON library.
+ * JSON for the plain Java values oxserve hands models (maps, lists, strings, numbers, booleans
+ * and null): the parameters and Seldon meta of messages, the server's declaration, and a
+ * {@code jsonData} payload, which arrives as the UTF-8 text of one BYTES element. The native side
+ * only hands Java JSON that serde wrote, so a small reader and writer are enough and the
+ * artifact needs no JSON library.
  */
-final class Json {
+public final class Json {
     private Json() {}
 
     /** An unmodifiable copy of {@code map} in its order (null: empty); JSON nulls are kept. */
@@ -27,7 +28,7 @@ final class Json {
      *
      * @throws IllegalArgumentException at the first character that is not JSON
      */
-    static Object read(String json) {
+    public static Object read(String json) {
         Reader reader = new Reader(json);
         Object value = reader.value();
         reader.space();
@@ -37,7 +38,12 @@ final class Json {
         return value;
     }
 
-    static String write(Object value) {
+    /**
+     * {@code value} as JSON text.
+     *
+     * @throws IllegalArgumentException for a value of another type, naming its class
+     */
+    public static String write(Object value) {
         StringBuilder out = new StringBuilder();
         write(value, out);
         return out.toString();

@@ -21,8 +21,11 @@ import java.util.Map;
  *
  * Each flag can also come from an environment variable ({@code OXSERVE_MODEL_CLASS},
  * {@code OXSERVE_CLASSPATH}, {@code OXSERVE_HTTP_PORT}, …: the flag's name in upper case with
- * underscores); a flag wins over its variable. The class must implement {@link Model} and have
- * a public constructor without arguments. SIGTERM or Ctrl-C drains in-flight requests, then the
+ * underscores); a flag wins over its variable. The class must implement {@link Model}, or
+ * {@code io.oxserve.seldon.SeldonPredictionService} (Seldon's Java wrapper contract: then
+ * protobuf-java must be on the runner's class path too, {@code java -cp
+ * oxserve.jar:protobuf-java.jar:model.jar io.oxserve.Runner ...}), and have a public
+ * constructor without arguments. SIGTERM or Ctrl-C drains in-flight requests, then the
  * JVM exits as it does on those signals (status 143 or 130); a model or server that cannot start
  * prints the reason and exits 1.
  */
@@ -86,8 +89,8 @@ public final class Runner {
      * A new instance of {@code className}, found on {@code classpath} (jars and folders separated
      * by the platform's path separator) or on the runner's own class path.
      *
-     * @throws ServerException naming the class when it is missing, is not a {@link Model}, or
-     *     cannot be constructed
+     * @throws ServerException naming the class when it is missing, is neither a {@link Model}
+     *     nor a Seldon service, or cannot be constructed
      */
     static Model instantiate(String className, String classpath) {
         ClassLoader loader = loader(classpath);
@@ -98,11 +101,14 @@ public final class Runner {
             throw new ServerException("model class " + className + " is not on the class path"
                     + (classpath.isEmpty() ? " (add its jar with --classpath)" : " " + classpath));
         }
-        if (!Model.class.isAssignableFrom(type)) {
-            throw new ServerException("model class " + className + " does not implement io.oxserve.Model");
+        boolean seldon = !Model.class.isAssignableFrom(type) && isSeldonService(type);
+        if (!Model.class.isAssignableFrom(type) && !seldon) {
+            throw new ServerException("model class " + className + " implements neither io.oxserve.Model nor "
+                    + SELDON_SERVICE);
         }
         try {
-            return (Model) type.getDeclaredConstructor().newInstance();
+            Object instance = type.getDeclaredConstructor().newInstance();
+            return seldon ? seldonModel(instance) : (Model) instance;
         } catch (NoSuchMethodException e) {
             throw new ServerException("model class " + className + " has no constructor without arguments");
         } catch (InvocationTargetException e) {
@@ -110,6 +116,27 @@ public final class Runner {
         } catch (ReflectiveOperationException e) {
             throw new ServerException("model class " + className + " cannot be constructed: " + e, e);
         }
+    }
+
+    /** Seldon's contract, named rather than referenced so that the runner loads without protobuf. */
+    private static final String SELDON_SERVICE = "io.oxserve.seldon.SeldonPredictionService";
+
+    /** Whether {@code type} implements {@link #SELDON_SERVICE} (false when protobuf is missing, so it cannot). */
+    private static boolean isSeldonService(Class<?> type) {
+        try {
+            return Class.forName(SELDON_SERVICE, false, type.getClassLoader()).isAssignableFrom(type);
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
+    }
+
+    /** {@code service} served by {@code io.oxserve.seldon.SeldonModel}. */
+    private static Model seldonModel(Object service) throws ReflectiveOperationException {
+        ClassLoader loader = service.getClass().getClassLoader();
+        Class<?> contract = Class.forName(SELDON_SERVICE, true, loader);
+        return (Model) Class.forName("io.oxserve.seldon.SeldonModel", true, loader)
+                .getConstructor(contract)
+                .newInstance(service);
     }
 
     private static ClassLoader loader(String classpath) {

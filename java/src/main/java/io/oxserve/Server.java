@@ -174,8 +174,8 @@ public final class Server implements AutoCloseable {
 
         /** Loads {@code model} and describes it for the native side. */
         private static Map<String, Object> declare(String name, Model model, ModelOptions options) {
-            String className = model.getClass().getName();
-            List<String> operations = operations(model.getClass());
+            String className = (model instanceof ModelAdapter adapter ? adapter.adaptedClass() : model.getClass()).getName();
+            List<String> operations = operations(model);
             if (operations.isEmpty() || operations.equals(List.of("health"))) {
                 throw new ServerException("model '" + name + "' (" + className
                         + ") implements none of predict, transformInput, transformOutput, route, aggregate, sendFeedback");
@@ -224,34 +224,43 @@ public final class Server implements AutoCloseable {
             return out;
         }
 
-        /** The operations (by the native side's names) that {@code type} overrides. */
-        static List<String> operations(Class<?> type) {
+        /**
+         * The operations (by the native side's names) that {@code model} implements: the methods
+         * its class overrides, or what a {@link ModelAdapter} says its served object implements.
+         */
+        static List<String> operations(Model model) {
             List<String> operations = new ArrayList<>();
-            if (overrides(type, "predict", InferenceRequest.class)) {
-                operations.add("predict");
-            }
-            if (overrides(type, "transformInput", InferenceRequest.class)) {
-                operations.add("transform_input");
-            }
-            if (overrides(type, "transformOutput", InferenceResponse.class)) {
-                operations.add("transform_output");
-            }
-            if (overrides(type, "route", InferenceRequest.class)) {
-                operations.add("route");
-            }
-            if (overrides(type, "aggregate", List.class)) {
-                operations.add("aggregate");
-            }
-            if (overrides(type, "sendFeedback", Feedback.class)) {
-                operations.add("send_feedback");
-            }
-            if (overrides(type, "health")) {
-                operations.add("health");
+            for (Operation operation : Operation.values()) {
+                boolean implemented = model instanceof ModelAdapter adapter
+                        ? adapter.implemented().contains(operation.method)
+                        : operation.overriddenBy(model.getClass());
+                if (implemented) {
+                    operations.add(operation.name().toLowerCase(java.util.Locale.ROOT));
+                }
             }
             return operations;
         }
+    }
 
-        private static boolean overrides(Class<?> type, String method, Class<?>... parameters) {
+    /** The operations of {@link Model}, named as the native side names them, with their Java methods. */
+    private enum Operation {
+        PREDICT("predict", InferenceRequest.class),
+        TRANSFORM_INPUT("transformInput", InferenceRequest.class),
+        TRANSFORM_OUTPUT("transformOutput", InferenceResponse.class),
+        ROUTE("route", InferenceRequest.class),
+        AGGREGATE("aggregate", List.class),
+        SEND_FEEDBACK("sendFeedback", Feedback.class),
+        HEALTH("health");
+
+        private final String method;
+        private final Class<?>[] parameters;
+
+        Operation(String method, Class<?>... parameters) {
+            this.method = method;
+            this.parameters = parameters;
+        }
+
+        boolean overriddenBy(Class<?> type) {
             try {
                 return type.getMethod(method, parameters).getDeclaringClass() != Model.class;
             } catch (NoSuchMethodException e) {

@@ -23,10 +23,11 @@ class RunnerTest {
     }
 
     @Test
-    void aClassThatIsNotAModelIsAStartupErrorNamingIt() {
+    void aClassThatIsNeitherAModelNorASeldonServiceIsAStartupErrorNamingIt() {
         ServerException error = assertThrows(ServerException.class,
                 () -> Runner.start(new String[] {"--model-class", "java.lang.StringBuilder"}, Map.of()));
-        assertEquals("model class java.lang.StringBuilder does not implement io.oxserve.Model", error.getMessage());
+        assertEquals("model class java.lang.StringBuilder implements neither io.oxserve.Model nor "
+                + "io.oxserve.seldon.SeldonPredictionService", error.getMessage());
     }
 
     @Test

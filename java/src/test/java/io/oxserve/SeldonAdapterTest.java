@@ -1,0 +1,230 @@
+package io.oxserve;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.google.protobuf.ListValue;
+import com.google.protobuf.Value;
+import io.grpc.CallOptions;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.stub.ClientCalls;
+import io.oxserve.seldon.SeldonModel;
+import io.oxserve.seldon.SeldonPredictionService;
+import io.seldon.protos.PredictionProtos.DefaultData;
+import io.seldon.protos.PredictionProtos.Meta;
+import io.seldon.protos.PredictionProtos.SeldonMessage;
+import io.seldon.protos.PredictionProtos.SeldonMessageList;
+import io.seldon.protos.PredictionProtos.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Classes written for Seldon's Java wrapper contract, served through {@link SeldonModel} and called over Seldon REST and gRPC. */
+class SeldonAdapterTest {
+    /**
+     * A Seldon-style model: multiplies numbers by ten (answering in the form it was given),
+     * prefixes the column names with {@code score_}, upper-cases strData, adds a key to jsonData,
+     * and tags its answers; the request's meta is copied into the answer, as Seldon examples do.
+     */
+    public static final class Scorer implements SeldonPredictionService {
+        @Override
+        public SeldonMessage predict(SeldonMessage request) {
+            Meta meta = request.getMeta().toBuilder()
+                    .putTags("scorer", Value.newBuilder().setStringValue("java").build())
+                    .build();
+            SeldonMessage.Builder answer = SeldonMessage.newBuilder().setMeta(meta);
+            if (request.hasStrData()) {
+                return answer.setStrData(request.getStrData().toUpperCase(java.util.Locale.ROOT)).build();
+            }
+            if (request.hasJsonData()) {
+                Value json = request.getJsonData();
+                return answer.setJsonData(Value.newBuilder().setStructValue(json.getStructValue().toBuilder()
+                        .putFields("scored", Value.newBuilder().setBoolValue(true).build()))).build();
+            }
+            DefaultData data = request.getData();
+            DefaultData.Builder out = DefaultData.newBuilder();
+            for (String name : data.getNamesList()) {
+                out.addNames("score_" + name);
+            }
+            if (data.hasTensor()) {
+                Tensor.Builder tensor = Tensor.newBuilder().addAllShape(data.getTensor().getShapeList());
+                data.getTensor().getValuesList().forEach(v -> tensor.addValues(v * 10));
+                out.setTensor(tensor);
+            } else {
+                out.setNdarray(times10(data.getNdarray()));
+            }
+            return answer.setData(out).build();
+        }
+
+        private static ListValue times10(ListValue list) {
+            ListValue.Builder out = ListValue.newBuilder();
+            for (Value v : list.getValuesList()) {
+                out.addValues(v.hasListValue()
+                        ? Value.newBuilder().setListValue(times10(v.getListValue())).build()
+                        : Value.newBuilder().setNumberValue(v.getNumberValue() * 10).build());
+            }
+            return out.build();
+        }
+    }
+
+    /** A Seldon-style router and combiner: routes to child 1 when the first value is large, averages its children. */
+    public static final class RouterCombiner implements SeldonPredictionService {
+        @Override
+        public SeldonMessage route(SeldonMessage request) {
+            int child = request.getData().getTensor().getValues(0) > 5 ? 1 : 0;
+            return SeldonMessage.newBuilder().setData(DefaultData.newBuilder()
+                    .setTensor(Tensor.newBuilder().addShape(1).addShape(1).addValues(child))).build();
+        }
+
+        @Override
+        public SeldonMessage aggregate(SeldonMessageList request) {
+            List<Double> sum = new ArrayList<>(request.getSeldonMessages(0).getData().getTensor().getValuesList());
+            for (SeldonMessage message : request.getSeldonMessagesList().subList(1, request.getSeldonMessagesCount())) {
+                for (int i = 0; i < sum.size(); i++) {
+                    sum.set(i, sum.get(i) + message.getData().getTensor().getValues(i));
+                }
+            }
+            Tensor.Builder mean = Tensor.newBuilder().addAllShape(request.getSeldonMessages(0).getData().getTensor().getShapeList());
+            sum.forEach(v -> mean.addValues(v / request.getSeldonMessagesCount()));
+            return SeldonMessage.newBuilder().setData(DefaultData.newBuilder().setTensor(mean)).build();
+        }
+    }
+
+    private static Server server;
+    private static Http http;
+    private static ManagedChannel channel;
+
+    @BeforeAll
+    static void start() {
+        server = Server.builder()
+                .host("127.0.0.1")
+                .httpPort(Http.freePort())
+                .grpcPort(Http.freePort())
+                .logLevel("warn")
+                .defaultModel("scorer")
+                .model("scorer", new SeldonModel(new Scorer()))
+                .model("router", new SeldonModel(new RouterCombiner()))
+                .start();
+        http = new Http(server.httpPort());
+        channel = ManagedChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+    }
+
+    @AfterAll
+    static void stop() throws InterruptedException {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        server.close();
+    }
+
+    @Test
+    void ndarrayWithNamesAndTagsOverRest() {
+        Http.Answer answer = http.post("/api/v1.0/predictions",
+                "{\"meta\":{\"puid\":\"p-1\",\"tags\":{\"caller\":\"rest\",\"n\":3}},\"data\":{\"names\":[\"a\",\"b\"],\"ndarray\":[[1,2.5]]}}");
+        assertEquals(200, answer.status(), answer.text());
+        JsonNode body = answer.body();
+        assertEquals("[[10.0,25.0]]", body.get("data").get("ndarray").toString(), answer.text());
+        assertEquals("[\"score_a\",\"score_b\"]", body.get("data").get("names").toString());
+        assertEquals("p-1", body.get("meta").get("puid").asText());
+        assertEquals("rest", body.get("meta").get("tags").get("caller").asText());
+        assertEquals("3", body.get("meta").get("tags").get("n").toString(), "a whole-number tag keeps its form");
+        assertEquals("java", body.get("meta").get("tags").get("scorer").asText());
+    }
+
+    @Test
+    void tensorOverRest() {
+        Http.Answer answer = http.post("/api/v1.0/predictions",
+                "{\"data\":{\"names\":[\"x\"],\"tensor\":{\"shape\":[2,1],\"values\":[1,-2]}}}");
+        assertEquals(200, answer.status(), answer.text());
+        assertEquals("{\"shape\":[2,1],\"values\":[10.0,-20.0]}", answer.body().get("data").get("tensor").toString());
+        assertEquals("[\"score_x\"]", answer.body().get("data").get("names").toString());
+    }
+
+    @Test
+    void strDataAndJsonDataOverRest() {
+        Http.Answer str = http.post("/api/v1.0/predictions", "{\"strData\":\"hello\"}");
+        assertEquals(200, str.status(), str.text());
+        assertEquals("HELLO", str.body().get("strData").asText(), str.text());
+        Http.Answer json = http.post("/api/v1.0/predictions", "{\"jsonData\":{\"q\":[1,\"two\",null]}}");
+        assertEquals(200, json.status(), json.text());
+        assertEquals("{\"q\":[1,\"two\",null],\"scored\":true}", json.body().get("jsonData").toString());
+    }
+
+    private static SeldonMessage grpcPredict(SeldonMessage request) throws Exception {
+        byte[] answer = ClientCalls.blockingUnaryCall(channel, Protobuf.unary("seldon.protos.Model", "Predict"),
+                CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS), request.toByteArray());
+        return SeldonMessage.parseFrom(answer);
+    }
+
+    @Test
+    void tensorAndNdarrayWithNamesAndTagsOverGrpc() throws Exception {
+        Meta meta = Meta.newBuilder().setPuid("p-2").putTags("caller", Value.newBuilder().setStringValue("grpc").build()).build();
+        SeldonMessage tensor = grpcPredict(SeldonMessage.newBuilder().setMeta(meta).setData(DefaultData.newBuilder()
+                .addNames("a").setTensor(Tensor.newBuilder().addShape(1).addShape(1).addValues(4))).build());
+        assertEquals(List.of(40.0), tensor.getData().getTensor().getValuesList());
+        assertEquals(List.of("score_a"), tensor.getData().getNamesList());
+        assertEquals("grpc", tensor.getMeta().getTagsOrThrow("caller").getStringValue());
+        assertEquals("java", tensor.getMeta().getTagsOrThrow("scorer").getStringValue());
+        assertEquals("p-2", tensor.getMeta().getPuid());
+
+        ListValue row = ListValue.newBuilder().addValues(Value.newBuilder().setNumberValue(0.5)).build();
+        SeldonMessage ndarray = grpcPredict(SeldonMessage.newBuilder().setMeta(meta).setData(DefaultData.newBuilder()
+                .addNames("b").setNdarray(ListValue.newBuilder().addValues(Value.newBuilder().setListValue(row)))).build());
+        assertTrue(ndarray.getData().hasNdarray(), ndarray.toString());
+        assertEquals(5.0, ndarray.getData().getNdarray().getValues(0).getListValue().getValues(0).getNumberValue());
+        assertEquals(List.of("score_b"), ndarray.getData().getNamesList());
+        assertEquals("java", ndarray.getMeta().getTagsOrThrow("scorer").getStringValue());
+
+        SeldonMessage str = grpcPredict(SeldonMessage.newBuilder().setStrData("grpc text").build());
+        assertEquals("GRPC TEXT", str.getStrData());
+    }
+
+    @Test
+    void routeAndAggregateOverRest() {
+        Server single = Server.builder()
+                .host("127.0.0.1")
+                .httpPort(Http.freePort())
+                .grpcPort(Http.freePort())
+                .logLevel("warn")
+                .model("router", new SeldonModel(new RouterCombiner()))
+                .start();
+        try (single) {
+            Http own = new Http(single.httpPort());
+            Http.Answer high = own.post("/route", "{\"data\":{\"tensor\":{\"shape\":[1,1],\"values\":[9]}}}");
+            assertEquals(200, high.status(), high.text());
+            assertEquals("[1]", high.body().get("data").get("tensor").get("values").toString(), high.text());
+            Http.Answer low = own.post("/route", "{\"data\":{\"ndarray\":[[2]]}}");
+            assertEquals("[[0]]", low.body().get("data").get("ndarray").toString(), low.text());
+            Http.Answer mean = own.post("/aggregate", "{\"seldonMessages\":[{\"data\":{\"tensor\":{\"shape\":[2],\"values\":[1,4]}}},"
+                    + "{\"data\":{\"tensor\":{\"shape\":[2],\"values\":[3,8]}}}]}");
+            assertEquals(200, mean.status(), mean.text());
+            assertEquals("[2.0,6.0]", mean.body().get("data").get("tensor").get("values").toString(), mean.text());
+            Http.Answer predict = own.post("/api/v1.0/predictions", "{\"data\":{\"ndarray\":[[1.0]]}}");
+            assertTrue(predict.text().contains("does not implement predict"), predict.text());
+        }
+    }
+
+    @Test
+    void aV2RequestWithTwoInputsIsRefusedNamingThem() {
+        Http.Answer answer = http.post("/v2/models/scorer/infer", "{\"inputs\":["
+                + "{\"name\":\"a\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]},"
+                + "{\"name\":\"b\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[2]}]}");
+        assertEquals(400, answer.status(), answer.text());
+        assertTrue(answer.text().contains("a Seldon model takes one tensor, the request has 2 [a, b]"), answer.text());
+    }
+
+    @Test
+    void theRunnerServesASeldonClass() {
+        String[] args = {"--model-class", Scorer.class.getName(), "--model-name", "scorer", "--host", "127.0.0.1",
+            "--http-port", String.valueOf(Http.freePort()), "--grpc-port", String.valueOf(Http.freePort()), "--log-level", "warn"};
+        try (Server runner = Runner.start(args, Map.of())) {
+            Http.Answer answer = new Http(runner.httpPort()).post("/api/v1.0/predictions", "{\"strData\":\"via runner\"}");
+            assertEquals(200, answer.status(), answer.text());
+            assertEquals("VIA RUNNER", answer.body().get("strData").asText());
+        }
+    }
+}
