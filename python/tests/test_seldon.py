@@ -257,3 +257,61 @@ def test_absent_methods_answer_as_seldons_wrapper_does():
         assert route.status_code >= 400 and "does not implement route" in route.json()["status"]["info"]
     finally:
         server.stop()
+
+
+def health_status(server, path="/health/status"):
+    return requests.get(server.url(path), timeout=TIMEOUT)
+
+
+def test_default_health_status_carries_the_class_tags_and_metrics(iris_server):
+    for path in ("/health/status", "/api/v1.0/health/status"):
+        response = health_status(iris_server, path)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["strData"] == "healthy"
+        assert body["meta"]["tags"] == {"threshold": 0.7}
+        assert [m["key"] for m in body["meta"]["metrics"]] == ["iris_requests_total"]
+
+
+@pytest.mark.parametrize(
+    "interface_name, expected",
+    [
+        # Numbers answer as data.tensor (a health check has no request form to mirror), with
+        # Seldon's default class names for a 2-D result.
+        (
+            "HealthArray",
+            {"data": {"names": ["t:0", "t:1"], "tensor": {"shape": [1, 2], "values": [1.0, 2.0]}}},
+        ),
+        ("HealthJson", {"jsonData": {"db": "up"}}),
+        ("HealthRaw", {"strData": "raw ok", "meta": {"tags": {"raw": 1}}}),
+    ],
+)
+def test_health_status_answers_the_class_check(interface_name, expected):
+    server = microservice(f"seldon_models.{interface_name}").start("/health/ping")
+    try:
+        response = health_status(server)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        for key, value in expected.items():
+            assert body[key] == value
+        if interface_name == "HealthArray":
+            assert body["meta"]["tags"] == {"checked": True}
+            text = requests.get(server.url("/metrics"), timeout=TIMEOUT).text
+            series = [line for line in text.splitlines() if line.startswith("health_checks_total{")]
+            assert series and 'method="health"' in series[0], text
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "interface_name, status, words",
+    [("HealthFails", 500, "RuntimeError: database unreachable"), ("HealthUnavailable", 503, "warming up")],
+)
+def test_failing_health_status_answers_its_error(interface_name, status, words):
+    server = microservice(f"seldon_models.{interface_name}").start("/health/ping")
+    try:
+        response = health_status(server)
+        assert response.status_code == status, response.text
+        assert words in response.json()["status"]["info"]
+    finally:
+        server.stop()

@@ -36,11 +36,13 @@ struct Declared {
     handler: Py<PyAny>,
     declaration: Declaration,
     ready: Arc<AtomicBool>,
+    wants_headers: bool,
 }
 
 /// Reads a handler's `metadata_json` (V2 model metadata), `settings_json` (MLServer's
-/// model-settings fields) and `operations` (the [`OPERATIONS`] it implements), and hands it its
-/// [`Readiness`] through `attach_readiness`.
+/// model-settings fields), `operations` (the [`OPERATIONS`] it implements) and `wants_headers`
+/// (whether its calls read the caller's headers), and hands it its [`Readiness`] through
+/// `attach_readiness`.
 fn declare(handler: &Bound<'_, PyAny>) -> PyResult<Declared> {
     let metadata: String = handler.getattr("metadata_json")?.extract()?;
     let metadata: ModelMetadata =
@@ -52,15 +54,16 @@ fn declare(handler: &Bound<'_, PyAny>) -> PyResult<Declared> {
     // The handler reports readiness (KServe's `model.ready`) through this handle from now on.
     let ready = Arc::new(AtomicBool::new(true));
     handler.call_method1("attach_readiness", (Readiness { ready: Arc::clone(&ready) },))?;
-    Ok(Declared { handler: handler.clone().unbind(), declaration, ready })
+    let wants_headers: bool = handler.getattr("wants_headers")?.extract()?;
+    Ok(Declared { handler: handler.clone().unbind(), declaration, ready, wants_headers })
 }
 
 /// Puts each declared model behind its scheduler. Must run inside the tokio runtime.
 fn build_units(declared: Vec<Declared>, metrics: &Metrics) -> oxserve_core::Result<Vec<Arc<dyn Unit>>> {
     declared
         .into_iter()
-        .map(|Declared { handler, declaration, ready }| {
-            declaration.schedule(metrics, |setup| PythonUnit::new(setup, handler, ready))
+        .map(|Declared { handler, declaration, ready, wants_headers }| {
+            declaration.schedule(metrics, |setup| PythonUnit::new(setup, handler, ready, wants_headers))
         })
         .collect()
 }

@@ -23,8 +23,16 @@ type Job = Box<dyn FnOnce(Python<'_>) + Send>;
 
 /// The operations of [`Unit`] that the Python handler may implement, by the name of the handler
 /// method that implements each.
-pub const OPERATIONS: [&str; 6] =
-    ["predict", "transform_input", "transform_output", "route", "aggregate", "send_feedback"];
+pub const OPERATIONS: [&str; 8] = [
+    "predict",
+    "transform_input",
+    "transform_output",
+    "route",
+    "aggregate",
+    "send_feedback",
+    "health_status",
+    "explain",
+];
 
 /// A model's readiness, set from Python (KServe's `model.ready`) and read by the server's health
 /// routes without the GIL.
@@ -48,14 +56,22 @@ pub struct PythonUnit {
     /// The Python object with one method per supported operation (see `oxserve/_wire.py`).
     handler: Arc<Py<PyAny>>,
     ready: Arc<AtomicBool>,
+    /// The handler's `wants_headers`: KServe methods that take a `headers` argument.
+    wants_headers: bool,
 }
 
 impl PythonUnit {
     /// Starts the model's worker threads for `handler`; they end when the unit is dropped. `ready`
-    /// is shared with the [`Readiness`] handle given to Python.
-    pub fn new(setup: Setup, handler: Py<PyAny>, ready: Arc<AtomicBool>) -> Result<PythonUnit> {
+    /// is shared with the [`Readiness`] handle given to Python; `wants_headers` is the handler's
+    /// own attribute of that name, read when it was declared.
+    pub fn new(
+        setup: Setup,
+        handler: Py<PyAny>,
+        ready: Arc<AtomicBool>,
+        wants_headers: bool,
+    ) -> Result<PythonUnit> {
         let model = setup.on_workers("oxserve-py", worker)?;
-        Ok(PythonUnit { model, handler: Arc::new(handler), ready })
+        Ok(PythonUnit { model, handler: Arc::new(handler), ready, wants_headers })
     }
 
     /// Runs `call` with the handler on a worker thread and waits for its answer, at most `limit`.
@@ -80,6 +96,23 @@ impl PythonUnit {
                 })
             })
             .await
+    }
+}
+
+impl PythonUnit {
+    /// Calls the handler's `operation` (`predict`, `explain`) with `request`, answering for it.
+    async fn answer(&self, operation: &'static str, request: InferenceRequest) -> Result<InferenceResponse> {
+        self.model.check(&request)?;
+        let limit = self.model.limit(Some(&request));
+        self.call(operation, limit, move |py, handler| {
+            let message = match convert::request_to_py(py, &request) {
+                Ok(message) => message,
+                Err(e) => return Ok(Err(e)),
+            };
+            let answer = handler.call_method1(operation, (message,))?;
+            Ok(convert::response_from_py(py, &answer, request.id, &request.model_name, request.model_version))
+        })
+        .await
     }
 }
 
@@ -123,16 +156,26 @@ impl Unit for PythonUnit {
         self.model.max_batch_size()
     }
 
+    fn wants_headers(&self) -> bool {
+        self.wants_headers
+    }
+
     async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {
-        self.model.check(&request)?;
-        let limit = self.model.limit(Some(&request));
-        self.call("predict", limit, move |py, handler| {
-            let message = match convert::request_to_py(py, &request) {
-                Ok(message) => message,
-                Err(e) => return Ok(Err(e)),
-            };
-            let answer = handler.call_method1("predict", (message,))?;
-            Ok(convert::response_from_py(py, &answer, request.id, &request.model_name, request.model_version))
+        self.answer("predict", request).await
+    }
+
+    async fn explain(&self, request: InferenceRequest) -> Result<InferenceResponse> {
+        self.answer("explain", request).await
+    }
+
+    async fn health_status(&self) -> Result<Option<InferenceResponse>> {
+        if !self.model.supports("health_status") {
+            return Ok(None);
+        }
+        let model = self.model.metadata().name.clone();
+        self.call("health_status", self.model.limit(None), move |py, handler| {
+            let answer = handler.call_method0("health_status")?;
+            Ok(convert::response_from_py(py, &answer, None, &model, None).map(Some))
         })
         .await
     }

@@ -196,6 +196,18 @@ impl Unit for Scheduler {
     async fn send_feedback(&self, feedback: Feedback) -> Result<InferenceResponse> {
         self.inner.send_feedback(feedback).await
     }
+
+    async fn health_status(&self) -> Result<Option<InferenceResponse>> {
+        self.inner.health_status().await
+    }
+
+    async fn explain(&self, request: InferenceRequest) -> Result<InferenceResponse> {
+        self.inner.explain(request).await
+    }
+
+    fn wants_headers(&self) -> bool {
+        self.inner.wants_headers()
+    }
 }
 
 /// A caller's hold on its queued request: if the caller's future is dropped while the request is

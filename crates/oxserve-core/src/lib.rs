@@ -18,4 +18,4 @@ pub use message::{Feedback, InferenceRequest, InferenceResponse, Meta, Metric, M
 pub use metadata::{GraphMetadata, ModelMetadata, TensorSpec};
 pub use settings::{ModelSettings, SettingsParameters};
 pub use tensor::{BytesElements, Parameters, Tensor, element_count, encode_bytes_elements, shape_from_i64};
-pub use unit::Unit;
+pub use unit::{HEADERS_PARAMETER, Unit};

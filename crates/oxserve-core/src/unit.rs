@@ -56,4 +56,30 @@ pub trait Unit: Send + Sync + 'static {
     async fn send_feedback(&self, _feedback: Feedback) -> Result<InferenceResponse> {
         Err(Error::unimplemented(format!("unit '{}' does not take feedback", self.metadata().name)))
     }
+
+    /// The unit's own health check, as Seldon's `/health/status` answers it (the wrapper calls the
+    /// user's `health_status()`); `None` for a unit without one, which gets the wrapper's default
+    /// `{"strData": "healthy"}`. An error is the check failing.
+    async fn health_status(&self) -> Result<Option<InferenceResponse>> {
+        Ok(None)
+    }
+
+    /// An explanation of the model's answer to `request` (KServe's `:explain` verb), in the
+    /// unit's own form: one BYTES element marked `content_type` `json` is a JSON document sent as
+    /// it is, any other response is encoded as a prediction.
+    async fn explain(&self, _request: InferenceRequest) -> Result<InferenceResponse> {
+        Err(Error::unimplemented(format!("model '{}' has no explainer", self.metadata().name)))
+    }
+
+    /// Whether the unit reads the caller's transport headers (HTTP headers, gRPC metadata), which
+    /// the server then adds to each request under the parameter [`HEADERS_PARAMETER`]. Off by
+    /// default, so that other units pay nothing for them and never forward them elsewhere.
+    fn wants_headers(&self) -> bool {
+        false
+    }
 }
+
+/// The request parameter that carries the caller's transport headers to a unit that
+/// [wants them](Unit::wants_headers): a JSON object of lower-case header name to value (values
+/// that are not UTF-8 are left out; a repeated header keeps its values joined by `,`).
+pub const HEADERS_PARAMETER: &str = "oxserve_headers";

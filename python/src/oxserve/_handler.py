@@ -33,6 +33,9 @@ class Handler:
     ``operations``, each taking and returning the border form of ``_wire``."""
 
     operations = ("predict",)
+    # Whether calls read the caller's HTTP headers / gRPC metadata; when set, Rust adds them to
+    # each request's parameters under ``_wire.HEADERS_PARAMETER``.
+    wants_headers = False
 
     def __init__(self, name, inputs=(), outputs=(), platform="", versions=(), settings=None):
         self.name = name

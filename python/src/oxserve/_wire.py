@@ -30,6 +30,10 @@ _DATATYPES = {
 }
 NUMPY_DTYPES = {name: np.dtype(f"{kind}{size}") for (kind, size), name in _DATATYPES.items()}
 
+# The request parameter under which Rust passes the caller's headers (lower-case name to value) to
+# a handler whose ``wants_headers`` is set (Rust's ``oxserve_core::HEADERS_PARAMETER``).
+HEADERS_PARAMETER = "oxserve_headers"
+
 
 def datatype_of(dtype):
     """The V2 datatype of a NumPy dtype; ``BYTES`` for strings, bytes and objects."""

@@ -171,9 +171,9 @@ class SeldonHandler(Handler):
             settings=settings,
         )
         # Every operation is served, as Seldon's wrapper serves every endpoint: predict and
-        # send_feedback answer empty data and the transforms are identities when the class lacks
-        # them; only route and aggregate need the class's method.
-        self.operations = ["predict", "transform_input", "transform_output", "send_feedback"]
+        # send_feedback answer empty data, the transforms are identities and the health status is
+        # "healthy" when the class lacks them; only route and aggregate need the class's method.
+        self.operations = ["predict", "transform_input", "transform_output", "send_feedback", "health_status"]
         self.operations += [
             op for op in ("route", "aggregate") if hasattr(user, op) or hasattr(user, op + "_raw")
         ]
@@ -255,6 +255,16 @@ class SeldonHandler(Handler):
         result = self.user.aggregate([p.features for p in payloads], [p.names for p in payloads])
         first = payloads[0] if payloads else Payload(np.array([]), [], "data", {})
         return self._respond(result, first)
+
+    def health_status(self):
+        """Seldon's /health/status: ``health_status_raw()``'s message, else ``health_status()``'s
+        value (``"healthy"`` without one) answered as a prediction is, with the class's tags and
+        metrics. A raising check answers 500 (or its exception's ``status_code``)."""
+        if hasattr(self.user, "health_status_raw"):
+            result, names, meta, _ = _from_seldon(self.user.health_status_raw())
+            return _encode(result, names, meta, "data")
+        result = self.user.health_status() if hasattr(self.user, "health_status") else "healthy"
+        return self._respond(result, Payload(np.array([]), [], "data", {}))
 
     def send_feedback(self, feedback):
         request = Payload.from_wire(feedback["request"]) if feedback["request"] else None

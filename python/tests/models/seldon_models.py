@@ -98,3 +98,51 @@ class BadRouter:
 class Combiner:
     def aggregate(self, features_list, feature_names_list):
         return np.mean([np.asarray(f, dtype=float) for f in features_list], axis=0)
+
+
+class HealthArray:
+    """A health check answering an array, with the class's tags and a custom metric."""
+
+    def predict(self, X, features_names):
+        return X
+
+    def health_status(self):
+        return np.array([[1.0, 2.0]])
+
+    def tags(self):
+        return {"checked": True}
+
+    def metrics(self):
+        return [{"type": "COUNTER", "key": "health_checks_total", "value": 1}]
+
+
+class HealthJson:
+    def predict(self, X, features_names):
+        return X
+
+    def health_status(self):
+        return {"db": "up"}
+
+
+class HealthRaw:
+    def predict(self, X, features_names):
+        return X
+
+    def health_status_raw(self):
+        return {"strData": "raw ok", "meta": {"tags": {"raw": 1}}}
+
+
+class HealthFails:
+    def predict(self, X, features_names):
+        return X
+
+    def health_status(self):
+        raise RuntimeError("database unreachable")
+
+
+class HealthUnavailable:
+    def predict(self, X, features_names):
+        return X
+
+    def health_status(self):
+        raise BadRequest("warming up", status_code=503)

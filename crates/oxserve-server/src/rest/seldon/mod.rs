@@ -15,11 +15,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{MethodRouter, get};
 use oxserve_core::{Error, ErrorKind, InferenceRequest, ModelMetadata, Result, Unit};
 use oxserve_protocol::seldon::PayloadKind;
-use oxserve_protocol::seldon::component::Call;
+use oxserve_protocol::seldon::component::{Answer, Call};
 use oxserve_protocol::seldon::json as seldon;
 
 use super::{error_json, json_response};
@@ -168,12 +168,28 @@ async fn metadata(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The wrapper's default `health_status()` answer, as a SeldonMessage.
+/// Seldon's `/health/status`: 503 while a model is not ready, else the default model's own check
+/// ([`Unit::health_status`], the user's `health_status()`) as a message, answering as a request
+/// without a payload form would (numbers as `data.tensor`), with the check's custom metrics
+/// published under Seldon's `health` method. A unit without a check, or a server with several
+/// models and no default, gets the wrapper's default `{"strData":"healthy"}`; a failing check
+/// answers its error.
 async fn health_status(State(state): State<AppState>) -> Response {
-    if state.registry.all_ready() {
-        json_response(StatusCode::OK, br#"{"strData":"healthy"}"#.to_vec())
-    } else {
-        error_response(&Error::unavailable("not every model is ready"))
+    if !state.registry.all_ready() {
+        return error_response(&Error::unavailable("not every model is ready"));
     }
-    .into_response()
+    let Ok(unit) = state.registry.default_unit() else {
+        return json_response(StatusCode::OK, br#"{"strData":"healthy"}"#.to_vec());
+    };
+    let checked = async {
+        let Some(response) = unit.health_status().await? else { return Ok(None) };
+        let mut answer = Answer { response, own_metrics_from: 0 };
+        state.metrics.publish_unit_metrics(&unit.metadata().name, "health", &mut answer)?;
+        seldon::encode_message(&answer.response, PayloadKind::Tensor).map(Some)
+    };
+    match checked.await {
+        Ok(Some(body)) => json_response(StatusCode::OK, body),
+        Ok(None) => json_response(StatusCode::OK, br#"{"strData":"healthy"}"#.to_vec()),
+        Err(e) => error_response(&e),
+    }
 }
