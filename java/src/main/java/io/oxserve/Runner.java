@@ -70,7 +70,8 @@ public final class Runner {
             throw new IllegalArgumentException("--model-class (or OXSERVE_MODEL_CLASS) is required");
         }
         Model model = instantiate(className, options.get("classpath"));
-        String name = options.get("model-name") != null ? options.get("model-name") : model.getClass().getSimpleName();
+        Class<?> served = model instanceof ModelAdapter adapter ? adapter.adaptedClass() : model.getClass();
+        String name = options.get("model-name") != null ? options.get("model-name") : served.getSimpleName();
         ModelOptions modelOptions = ModelOptions.defaults()
                 .withMaxBatchSize(integer(options, "max-batch-size"), number(options, "max-batch-time"))
                 .withInstances(integer(options, "instances"))
@@ -100,6 +101,8 @@ public final class Runner {
         } catch (ClassNotFoundException e) {
             throw new ServerException("model class " + className + " is not on the class path"
                     + (classpath.isEmpty() ? " (add its jar with --classpath)" : " " + classpath));
+        } catch (LinkageError e) {
+            throw new ServerException("model class " + className + " cannot be loaded: " + e, e);
         }
         boolean seldon = !Model.class.isAssignableFrom(type) && isSeldonService(type);
         if (!Model.class.isAssignableFrom(type) && !seldon) {
@@ -130,13 +133,25 @@ public final class Runner {
         }
     }
 
-    /** {@code service} served by {@code io.oxserve.seldon.SeldonModel}. */
+    /**
+     * {@code service} served by {@code io.oxserve.seldon.SeldonModel}; a missing protobuf-java
+     * (which the adapter needs) is named.
+     */
     private static Model seldonModel(Object service) throws ReflectiveOperationException {
         ClassLoader loader = service.getClass().getClassLoader();
         Class<?> contract = Class.forName(SELDON_SERVICE, true, loader);
-        return (Model) Class.forName("io.oxserve.seldon.SeldonModel", true, loader)
-                .getConstructor(contract)
-                .newInstance(service);
+        try {
+            return (Model) Class.forName("io.oxserve.seldon.SeldonModel", true, loader)
+                    .getConstructor(contract)
+                    .newInstance(service);
+        } catch (InvocationTargetException | LinkageError e) {
+            Throwable cause = e instanceof InvocationTargetException ? e.getCause() : e;
+            if (cause instanceof LinkageError) {
+                throw new ServerException("model class " + service.getClass().getName()
+                        + " is a Seldon service, which needs protobuf-java on the class path: " + cause, cause);
+            }
+            throw e;
+        }
     }
 
     private static ClassLoader loader(String classpath) {

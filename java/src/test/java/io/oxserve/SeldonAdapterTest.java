@@ -62,6 +62,17 @@ class SeldonAdapterTest {
             return answer.setData(out).build();
         }
 
+        /** Reverses a binData payload's bytes. */
+        @Override
+        public SeldonMessage transformInput(SeldonMessage request) {
+            byte[] bytes = request.getBinData().toByteArray();
+            byte[] reversed = new byte[bytes.length];
+            for (int i = 0; i < bytes.length; i++) {
+                reversed[i] = bytes[bytes.length - 1 - i];
+            }
+            return SeldonMessage.newBuilder().setBinData(com.google.protobuf.ByteString.copyFrom(reversed)).build();
+        }
+
         private static ListValue times10(ListValue list) {
             ListValue.Builder out = ListValue.newBuilder();
             for (Value v : list.getValuesList()) {
@@ -73,8 +84,19 @@ class SeldonAdapterTest {
         }
     }
 
-    /** A Seldon-style router and combiner: routes to child 1 when the first value is large, averages its children. */
+    /**
+     * A Seldon-style router and combiner: routes to child 1 when the first value is large,
+     * averages its children, and keeps the rewards and routings its feedback brings.
+     */
     public static final class RouterCombiner implements SeldonPredictionService {
+        final List<String> feedback = java.util.Collections.synchronizedList(new ArrayList<>());
+
+        @Override
+        public SeldonMessage sendFeedback(io.seldon.protos.PredictionProtos.Feedback request) {
+            feedback.add(request.getReward() + " " + request.getResponse().getMeta().getRoutingMap());
+            return null;
+        }
+
         @Override
         public SeldonMessage route(SeldonMessage request) {
             int child = request.getData().getTensor().getValues(0) > 5 ? 1 : 0;
@@ -96,6 +118,7 @@ class SeldonAdapterTest {
         }
     }
 
+    private static final RouterCombiner ROUTER = new RouterCombiner();
     private static Server server;
     private static Http http;
     private static ManagedChannel channel;
@@ -154,6 +177,15 @@ class SeldonAdapterTest {
         assertEquals("{\"q\":[1,\"two\",null],\"scored\":true}", json.body().get("jsonData").toString());
     }
 
+    @Test
+    void binDataThroughATransformInputOverRest() {
+        String payload = java.util.Base64.getEncoder().encodeToString(new byte[] {1, 2, (byte) 255});
+        Http.Answer answer = http.post("/transform-input", "{\"binData\":\"" + payload + "\"}");
+        assertEquals(200, answer.status(), answer.text());
+        assertEquals(java.util.Base64.getEncoder().encodeToString(new byte[] {(byte) 255, 2, 1}),
+                answer.body().get("binData").asText(), answer.text());
+    }
+
     private static SeldonMessage grpcPredict(SeldonMessage request) throws Exception {
         byte[] answer = ClientCalls.blockingUnaryCall(channel, Protobuf.unary("seldon.protos.Model", "Predict"),
                 CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS), request.toByteArray());
@@ -184,13 +216,13 @@ class SeldonAdapterTest {
     }
 
     @Test
-    void routeAndAggregateOverRest() {
+    void routeAggregateAndFeedbackOverRest() {
         Server single = Server.builder()
                 .host("127.0.0.1")
                 .httpPort(Http.freePort())
                 .grpcPort(Http.freePort())
                 .logLevel("warn")
-                .model("router", new SeldonModel(new RouterCombiner()))
+                .model("router", new SeldonModel(ROUTER))
                 .start();
         try (single) {
             Http own = new Http(single.httpPort());
@@ -205,6 +237,11 @@ class SeldonAdapterTest {
             assertEquals("[2.0,6.0]", mean.body().get("data").get("tensor").get("values").toString(), mean.text());
             Http.Answer predict = own.post("/api/v1.0/predictions", "{\"data\":{\"ndarray\":[[1.0]]}}");
             assertTrue(predict.text().contains("does not implement predict"), predict.text());
+            Http.Answer feedback = own.post("/send-feedback", "{\"request\":{\"data\":{\"ndarray\":[[1.0]]}},"
+                    + "\"response\":{\"meta\":{\"routing\":{\"router\":1}},\"data\":{\"ndarray\":[[2.0]]}},\"reward\":0.5}");
+            assertEquals(200, feedback.status(), feedback.text());
+            assertEquals("[]", feedback.body().get("data").get("ndarray").toString(), "a null answer is Seldon's empty data");
+            assertEquals(List.of("0.5 {router=1}"), ROUTER.feedback);
         }
     }
 
@@ -219,12 +256,14 @@ class SeldonAdapterTest {
 
     @Test
     void theRunnerServesASeldonClass() {
-        String[] args = {"--model-class", Scorer.class.getName(), "--model-name", "scorer", "--host", "127.0.0.1",
+        String[] args = {"--model-class", Scorer.class.getName(), "--host", "127.0.0.1",
             "--http-port", String.valueOf(Http.freePort()), "--grpc-port", String.valueOf(Http.freePort()), "--log-level", "warn"};
         try (Server runner = Runner.start(args, Map.of())) {
             Http.Answer answer = new Http(runner.httpPort()).post("/api/v1.0/predictions", "{\"strData\":\"via runner\"}");
             assertEquals(200, answer.status(), answer.text());
             assertEquals("VIA RUNNER", answer.body().get("strData").asText());
+            assertEquals("oxserve:0.1.0", answer.body().get("meta").get("requestPath").get("Scorer").asText(),
+                    "the model is named after the Seldon class: " + answer.text());
         }
     }
 }
