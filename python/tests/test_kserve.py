@@ -200,3 +200,49 @@ def test_model_ready_flag_drives_health_and_admission(server_factory):
     )
     assert refused.status_code == 503
     assert "model 'Retiring' is not ready" in refused.json()["error"]
+
+
+@pytest.fixture(scope="module")
+def explained(iris):
+    server = kserve_server(iris, "kserve_models:Explained").start()
+    yield server
+    server.stop()
+
+
+def test_explain_answers_the_model_explanation_with_the_caller_headers(explained):
+    response = requests.post(
+        explained.url("/v1/models/Explained:explain"),
+        json={"instances": [[1, 2], [3, 4]]},
+        headers={"X-Caller": "alice"},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"explanations": {"rows": 2, "caller": "alice"}}
+
+
+def test_predict_gets_the_headers_over_every_protocol(explained):
+    response = requests.post(
+        explained.url("/v1/models/Explained:predict"),
+        json={"instances": [[1, 2]]},
+        headers={"X-Caller": "v1"},
+        timeout=TIMEOUT,
+    )
+    assert response.json() == {"predictions": ["v1"]}
+    body = {"inputs": [{"name": "instances", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]}
+    out = requests.post(
+        explained.url("/v2/models/Explained/infer"), json=body, headers={"x-caller": "v2"}, timeout=TIMEOUT
+    ).json()
+    assert out["outputs"][0]["data"] == ["v2"]
+    client = grpcclient.InferenceServerClient(explained.grpc_target)
+    x = grpcclient.InferInput("instances", [1, 2], "FP32")
+    x.set_data_from_numpy(np.ones((1, 2), dtype=np.float32))
+    answer = client.infer("Explained", [x], headers={"x-caller": "grpc"})
+    assert answer.as_numpy("predictions").tolist() == [b"grpc"]
+
+
+def test_explain_without_an_explainer_is_501(server):
+    response = requests.post(
+        server.url("/v1/models/iris:explain"), json={"instances": [[1, 2, 3, 4]]}, timeout=TIMEOUT
+    )
+    assert response.status_code == 501
+    assert "explain" in response.json()["error"]

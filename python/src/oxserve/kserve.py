@@ -2,6 +2,7 @@
 ``ModelServer().start([model])``; V1 and V2 REST and V2 gRPC all reach the same methods."""
 
 import inspect
+import json
 
 import numpy as np
 
@@ -62,10 +63,14 @@ class InferRequest:
 
     @classmethod
     def from_wire(cls, message):
+        """The request of a message, and the caller's headers that Rust added to its parameters
+        (``{}`` unless the handler wants them)."""
         inputs = [
             InferInput(t[0], t[2], t[1], _wire.to_array(t), _wire.loads(t[4])) for t in message["tensors"]
         ]
-        return cls(message["model"], inputs, message["id"], _wire.loads(message["parameters"]))
+        parameters = _wire.loads(message["parameters"])
+        headers = parameters.pop(_wire.HEADERS_PARAMETER, {})
+        return cls(message["model"], inputs, message["id"], parameters), headers
 
     def get_input_by_name(self, name):
         return next((i for i in self.inputs if i.name == name), None)
@@ -92,11 +97,15 @@ class InferResponse:
 
 class Model:
     """Base class of a KServe-shaped model. Override ``load`` (set ``self.ready = True``),
-    ``predict`` and optionally ``preprocess`` and ``postprocess``; each may be ``async def``.
+    ``predict`` and optionally ``preprocess``, ``postprocess`` and ``explain``; each may be
+    ``async def``, and each that takes a second argument receives the request's headers (HTTP
+    headers or gRPC metadata, lower-case names) as KServe passes them.
 
     ``predict`` receives what ``preprocess`` returned (an :class:`InferRequest` by default) and may
     return a dict ``{"predictions": ...}``, a dict of output name to array, an array or list, or
-    an :class:`InferResponse`.
+    an :class:`InferResponse`. ``explain`` (``POST /v1/models/<name>:explain``) takes the same
+    payload; its answer, after ``postprocess``, is sent as a JSON document, or as a prediction
+    when it is an :class:`InferResponse`.
     """
 
     # Class defaults, so that a subclass whose __init__ does not call ours still works.
@@ -132,6 +141,9 @@ class Model:
     def postprocess(self, result, headers=None):
         return result
 
+    def explain(self, payload, headers=None):
+        raise NotImplementedError(f"model '{self.name}' does not override explain")
+
 
 def _takes_headers(method):
     """Whether ``method`` accepts a second argument (KServe passes the request headers)."""
@@ -141,6 +153,15 @@ def _takes_headers(method):
         return True
     positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
+
+
+def encode_explanation(result):
+    """The tensors of an explanation: a JSON document (one BYTES element marked ``content_type``
+    ``json``, which the V1 route sends as it is), or an :class:`InferResponse`'s outputs."""
+    if isinstance(result, InferResponse):
+        return encode_result(result)
+    document = json.dumps(result, default=_wire._json_default).encode()
+    return _wire.message([_wire.encode_tensor("explanation", [document], {"content_type": "json"}, "BYTES")])
 
 
 def encode_result(result):
@@ -154,7 +175,7 @@ def encode_result(result):
 
 
 class KServeHandler(Handler):
-    """Serves one :class:`Model`: preprocess, predict and postprocess in turn."""
+    """Serves one :class:`Model`: preprocess, predict (or explain) and postprocess in turn."""
 
     def __init__(self, model, settings=None):
         if not isinstance(model, Model):
@@ -163,7 +184,18 @@ class KServeHandler(Handler):
             raise StartupError(f"class {type(model).__qualname__} does not override method predict")
         super().__init__(model.name, platform="python", settings=settings)
         self.model = model
-        self.calls = []
+        # Each method with whether it takes the headers argument.
+        self.takes_headers = {
+            method: _takes_headers(getattr(model, method))
+            for method in ("preprocess", "predict", "postprocess", "explain")
+        }
+        if type(model).explain is not Model.explain:
+            self.operations = ("predict", "explain")
+        # Rust adds the headers to requests only when a method of the user's own reads them.
+        self.wants_headers = any(
+            self.takes_headers[method] and getattr(type(model), method) is not getattr(Model, method)
+            for method in ("preprocess", "postprocess", *self.operations)
+        )
 
     def load(self):
         if not self.model.ready:
@@ -173,20 +205,23 @@ class KServeHandler(Handler):
                     f"model '{self.name}': {type(self.model).__qualname__}.load() left it not ready"
                 )
             self.model.ready = True
-        self.calls = [
-            (method, _takes_headers(method))
-            for method in (self.model.preprocess, self.model.predict, self.model.postprocess)
-        ]
 
     def attach_readiness(self, readiness):
         self.model._readiness = readiness
         readiness.set(self.model.ready)
 
+    def _run(self, request, verb):
+        value, headers = InferRequest.from_wire(request)
+        for name in ("preprocess", verb, "postprocess"):
+            method = getattr(self.model, name)
+            value = _wire.resolve(method(value, headers) if self.takes_headers[name] else method(value))
+        return value
+
     def predict(self, request):
-        value = InferRequest.from_wire(request)
-        for method, takes_headers in self.calls:
-            value = _wire.resolve(method(value, {}) if takes_headers else method(value))
-        return encode_result(value)
+        return encode_result(self._run(request, "predict"))
+
+    def explain(self, request):
+        return encode_explanation(self._run(request, "explain"))
 
 
 class ModelServer:

@@ -64,3 +64,17 @@ class Retiring(oxserve.Model):
         if payload["instances"] == [[0]]:
             self.ready = False
         return {"predictions": [1]}
+
+
+class Explained(oxserve.Model):
+    """An explainer next to predict, both reading the caller's headers, as KServe passes them."""
+
+    def load(self):
+        self.ready = True
+
+    def predict(self, payload, headers=None):
+        return {"predictions": [headers.get("x-caller", "nobody")] * len(payload["instances"])}
+
+    async def explain(self, payload, headers):
+        await asyncio.sleep(0)
+        return {"explanations": {"rows": len(payload["instances"]), "caller": headers.get("x-caller")}}

@@ -6,10 +6,14 @@ use oxserve_protocol::pb::inference::grpc_inference_service_server::GrpcInferenc
 use oxserve_protocol::pb::inference::*;
 use oxserve_protocol::v2::grpc as codec;
 use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{status_of, stream_status};
 use crate::metrics::Protocol;
+use crate::rest::pass_headers;
 use crate::{AppState, EXTENSIONS, SERVER_NAME};
 
 /// How many requests of one `ModelStreamInfer` stream run at the same time; their responses
@@ -26,12 +30,17 @@ impl InferenceService {
     }
 }
 
-/// One ModelInfer call, with metrics.
-async fn infer(state: &AppState, request: ModelInferRequest) -> Result<ModelInferResponse> {
+/// One ModelInfer call, with metrics; `metadata` is the call's (a stream's) gRPC metadata.
+async fn infer(
+    state: &AppState,
+    request: ModelInferRequest,
+    metadata: &HeaderMap,
+) -> Result<ModelInferResponse> {
     let unit = state.registry.get(&request.model_name, Some(&request.model_version));
     state
         .observe(Protocol::V2Grpc, unit, |unit| async move {
-            let request = codec::decode_infer_request(request)?;
+            let mut request = codec::decode_infer_request(request)?;
+            pass_headers(unit.as_ref(), metadata, &mut request);
             Ok(codec::encode_infer_response(unit.predict(request).await?))
         })
         .await
@@ -88,7 +97,8 @@ impl GrpcInferenceService for InferenceService {
         &self,
         request: Request<ModelInferRequest>,
     ) -> Result<Response<ModelInferResponse>, Status> {
-        infer(&self.state, request.into_inner()).await.map(Response::new).map_err(status_of)
+        let (metadata, _, request) = request.into_parts();
+        infer(&self.state, request, &metadata.into_headers()).await.map(Response::new).map_err(status_of)
     }
 
     type ModelStreamInferStream = ResponseStream;
@@ -100,15 +110,17 @@ impl GrpcInferenceService for InferenceService {
         request: Request<Streaming<ModelInferRequest>>,
     ) -> Result<Response<ResponseStream>, Status> {
         let state = self.state.clone();
-        let responses = request
-            .into_inner()
+        let (metadata, _, requests) = request.into_parts();
+        let metadata = Arc::new(metadata.into_headers());
+        let responses = requests
             .map(move |item| {
                 let state = state.clone();
+                let metadata = Arc::clone(&metadata);
                 async move {
                     let request = item.map_err(stream_status)?;
                     let (id, model_name, model_version) =
                         (request.id.clone(), request.model_name.clone(), request.model_version.clone());
-                    Ok(match infer(&state, request).await {
+                    Ok(match infer(&state, request, &metadata).await {
                         Ok(response) => ModelStreamInferResponse {
                             error_message: String::new(),
                             infer_response: Some(response),

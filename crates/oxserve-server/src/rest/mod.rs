@@ -5,10 +5,10 @@ mod v1;
 mod v2;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use oxserve_core::Error;
+use oxserve_core::{Error, HEADERS_PARAMETER, InferenceRequest, Unit};
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
@@ -60,3 +60,28 @@ pub(crate) fn error_json(error: &Error, body: Vec<u8>) -> Response {
 
 /// Seconds a client is asked to wait after a 503.
 const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Hands the caller's `headers` (HTTP headers, or gRPC metadata as headers) to a unit that
+/// [wants them](Unit::wants_headers), under the request parameter [`HEADERS_PARAMETER`]: lower
+/// case names, values that are not UTF-8 left out, a repeated header's values joined by `,`.
+pub(crate) fn pass_headers(unit: &dyn Unit, headers: &HeaderMap, request: &mut InferenceRequest) {
+    if !unit.wants_headers() {
+        return;
+    }
+    let mut map = serde_json::Map::new();
+    for (name, value) in headers {
+        let Ok(value) = value.to_str() else { continue };
+        match map.entry(name.as_str()) {
+            serde_json::map::Entry::Vacant(entry) => {
+                entry.insert(value.into());
+            }
+            serde_json::map::Entry::Occupied(mut entry) => {
+                if let serde_json::Value::String(joined) = entry.get_mut() {
+                    joined.push(',');
+                    joined.push_str(value);
+                }
+            }
+        }
+    }
+    request.parameters.insert(HEADERS_PARAMETER.to_string(), map.into());
+}

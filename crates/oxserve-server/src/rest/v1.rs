@@ -5,13 +5,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use oxserve_core::{Error, Result, Unit};
+use oxserve_core::{DataType, Error, InferenceResponse, Result, Unit};
+use oxserve_protocol::seldon::CONTENT_TYPE_PARAMETER;
 use oxserve_protocol::v1;
 
-use super::{error_json, json_response};
+use super::{error_json, json_response, pass_headers};
 use crate::AppState;
 use crate::body::{cpu_bound, payload_size, read_body};
 use crate::metrics::Protocol;
@@ -54,23 +55,38 @@ fn status_of_model(State(state): State<AppState>, name: &str, version: Option<&s
     }
 }
 
-async fn call(state: State<AppState>, Path(name_verb): Path<String>, body: Body) -> Response {
-    dispatch(state, &name_verb, |name| (name.to_string(), None), body).await
+async fn call(
+    state: State<AppState>,
+    Path(name_verb): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    dispatch(state, &name_verb, |name| (name.to_string(), None), headers, body).await
 }
 
 async fn call_versioned(
     state: State<AppState>,
     Path((name, version_verb)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
-    dispatch(state, &version_verb, |version| (name.clone(), Some(version.to_string())), body).await
+    dispatch(state, &version_verb, |version| (name.clone(), Some(version.to_string())), headers, body).await
 }
 
-/// Splits `<target>:<verb>` and runs the verb. Only `predict` exists for plain models.
+/// The two verbs: `predict`, and `explain` for a model with an explainer (others answer 501, as
+/// KServe does for a model without one).
+#[derive(Clone, Copy)]
+enum Verb {
+    Predict,
+    Explain,
+}
+
+/// Splits `<target>:<verb>` and runs the verb.
 async fn dispatch(
     State(state): State<AppState>,
     target_verb: &str,
     target: impl FnOnce(&str) -> (String, Option<String>),
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let Some((target_part, verb)) = target_verb.rsplit_once(':') else {
@@ -79,24 +95,54 @@ async fn dispatch(
         )));
     };
     let (name, version) = target(target_part);
-    match verb {
-        "predict" => {
-            let unit = state.registry.get(&name, version.as_deref());
-            let limit = state.config.max_request_size;
-            state
-                .observe(Protocol::V1Rest, unit, |unit| predict(unit, limit, body))
-                .await
-                .map(|body| json_response(StatusCode::OK, body))
-                .unwrap_or_else(|e| error_response(&e))
+    let verb = match verb {
+        "predict" => Verb::Predict,
+        "explain" => Verb::Explain,
+        other => {
+            return error_response(&Error::not_found(format!(
+                "unknown verb ':{other}'; expected ':predict' or ':explain'"
+            )));
         }
-        "explain" => error_response(&Error::unimplemented(format!("model '{name}' has no explainer"))),
-        other => error_response(&Error::not_found(format!("unknown verb ':{other}'; expected ':predict'"))),
-    }
+    };
+    let unit = state.registry.get(&name, version.as_deref());
+    let limit = state.config.max_request_size;
+    state
+        .observe(Protocol::V1Rest, unit, |unit| run(unit, verb, limit, headers, body))
+        .await
+        .map(|body| json_response(StatusCode::OK, body))
+        .unwrap_or_else(|e| error_response(&e))
 }
 
-async fn predict(unit: Arc<dyn Unit>, limit: usize, body: Body) -> Result<Vec<u8>> {
+async fn run(
+    unit: Arc<dyn Unit>,
+    verb: Verb,
+    limit: usize,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Vec<u8>> {
     let body = read_body(body, limit, None).await?;
-    let (request, form) = cpu_bound(body.len(), || v1::decode_predict(&body, unit.metadata()))?;
-    let response = unit.predict(request).await?;
+    let (mut request, form) = cpu_bound(body.len(), || v1::decode_predict(&body, unit.metadata()))?;
+    pass_headers(unit.as_ref(), &headers, &mut request);
+    let response = match verb {
+        Verb::Predict => unit.predict(request).await?,
+        Verb::Explain => {
+            let response = unit.explain(request).await?;
+            if let Some(document) = json_document(&response) {
+                return Ok(document.to_vec());
+            }
+            response
+        }
+    };
     cpu_bound(payload_size(&response), || v1::encode_predict(&response, form))
+}
+
+/// The JSON document an explainer answered as is: its one output, a single BYTES element marked
+/// `content_type` `json` (explanations are free-form, not tensors).
+fn json_document(response: &InferenceResponse) -> Option<&[u8]> {
+    let [output] = response.outputs.as_slice() else { return None };
+    let marked = output.parameters.get(CONTENT_TYPE_PARAMETER).and_then(|v| v.as_str()) == Some("json");
+    if output.datatype != DataType::Bytes || output.element_count() != 1 || !marked {
+        return None;
+    }
+    output.bytes_elements().next()
 }

@@ -12,7 +12,7 @@ use futures::stream;
 use oxserve_core::{Error, ErrorKind, Result, Unit};
 use oxserve_protocol::v2::rest::{self, OutputEncoding};
 
-use super::{error_json, json_response};
+use super::{error_json, json_response, pass_headers};
 use crate::body::{cpu_bound, payload_size, read_body};
 use crate::metrics::Protocol;
 use crate::{AppState, EXTENSIONS, SERVER_NAME};
@@ -152,6 +152,7 @@ async fn run(
     let mut request =
         cpu_bound(body.len(), || rest::decode_infer_request(body, header_length, unit.metadata()))?;
     request.model_version = version;
+    pass_headers(unit.as_ref(), &headers, &mut request);
     let encoding = OutputEncoding::from_request(&request);
     let response = unit.predict(request).await?;
     let encoded = cpu_bound(payload_size(&response), || rest::encode_infer_response(&response, &encoding))?;
