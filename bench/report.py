@@ -344,9 +344,21 @@ def hops(r: dict) -> list[str]:
             lines.append(f"- Remote hop over {transport}: {remote}: graph − served directly.")
     if base := added("graph-0", "direct", 1):
         lines.append(f"- The executor itself, a one-node graph against `oxserve serve` of the model: {base}.")
-    lines.append(
-        "- Seldon's orchestrator (its Go executor) is not measured here: the harness has no build of it."
-    )
+    executor = False
+    for transport, key in (("REST", "seldon-executor-rest"), ("gRPC", "seldon-executor-grpc")):
+        if theirs := added(key, "direct", 1):
+            executor = True
+            lines.append(f"- Seldon's executor (v1.18.2, V2) as the remote hop over {transport}: {theirs}.")
+            ours = _difference(runs, f"graph-remote-{transport.lower()}", "direct", "p50_us")
+            seldon = _difference(runs, key, "direct", "p50_us")
+            if ours is not None and seldon:
+                lines.append(f"  - oxserve's remote hop ÷ Seldon's: {ours / seldon:.2f} (p50 at c=1).")
+    if not executor:
+        lines.append(
+            "- Seldon's orchestrator (its Go executor) was not measured: the Go module proxy does not serve "
+            "seldon-core, so the harness cannot build it; set `SELDON_EXECUTOR` to a build of it "
+            "(bench/README.md)."
+        )
     return [*out, *lines, ""]
 
 

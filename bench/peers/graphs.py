@@ -12,10 +12,16 @@ answers, so the same probe and payload serve all of them:
 
 The added latency per local hop is (graph-local − graph-0) / LOCAL_HOPS; per remote hop it is
 graph-remote − direct: the first process decodes, calls the second, and encodes its answer.
+
+Seldon Core's orchestrator (its Go executor, `--protocol v2`) in front of the same `direct`
+server is the remote hop's yardstick (`seldon-executor-rest`, `-grpc`). The Go module proxy does
+not serve seldon-core's modules, so the harness cannot build it: the configurations run only when
+`SELDON_EXECUTOR` names an executor binary built from Seldon Core's sources (bench/README.md).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from . import V2_JSON, Peer
@@ -64,6 +70,62 @@ class Graph(Direct):
         return [str(self.ctx.oxserve_bin), "run", str(work / "graph.yaml"), *self.listen()]
 
 
+class SeldonExecutor(Peer):
+    """Seldon Core's executor serving a one-node SeldonDeployment whose unit is the `direct`
+    server, speaking V2 to it over REST or gRPC."""
+
+    models = (MODEL,)
+    protocols = (V2_JSON,)
+    http_port = 18780
+    grpc_port = 18781
+    needs = Direct
+
+    def __init__(self, ctx, binary: Path, transport: str):
+        super().__init__(ctx)
+        self.binary, self.transport = binary, transport
+        self.key = f"seldon-executor-{transport}"
+        label = "REST" if transport == "rest" else "gRPC"
+        self.label = f"graph: iris behind Seldon's executor, V2 over {label}"
+
+    def prepare(self, work: Path, models: list[str]) -> None:
+        # The executor dials httpPort/grpcPort; service_port is what Seldon's operator fills in.
+        endpoint = (
+            f"{{service_host: 127.0.0.1, service_port: {REMOTE_HTTP_PORT}, httpPort: {REMOTE_HTTP_PORT}, "
+            f"grpcPort: {REMOTE_GRPC_PORT}, type: {self.transport.upper()}}}"
+        )
+        (work / "seldon-deployment.yaml").write_text(
+            "# Written by bench/run.py (bench/peers/graphs.py) for Seldon's executor.\n"
+            "apiVersion: machinelearning.seldon.io/v1\n"
+            "kind: SeldonDeployment\n"
+            f"metadata: {{name: {MODEL}}}\n"
+            "spec:\n"
+            "  predictors:\n"
+            "  - name: default\n"
+            f"    graph: {{name: {MODEL}, type: MODEL, endpoint: {endpoint}}}\n"
+        )
+
+    def command(self, work: Path, models: list[str]) -> list[str]:
+        return [
+            str(self.binary),
+            *("--sdep", MODEL, "--namespace", "default", "--predictor", "default"),
+            *("--file", str(work / "seldon-deployment.yaml"), "--protocol", "v2"),
+            *("--transport", self.transport, "--http_port", str(self.http_port)),
+            *("--grpc_port", str(self.grpc_port)),
+        ]
+
+    def env(self, work: Path) -> dict[str, str]:
+        return {"JAEGER_DISABLED": "true"}
+
+    def ready_path(self, models: list[str]) -> str:
+        return "/ready"
+
+
+def seldon_executor() -> Path | None:
+    """The executor binary named by SELDON_EXECUTOR, if it is one."""
+    path = os.environ.get("SELDON_EXECUTOR")
+    return Path(path) if path and os.access(path, os.X_OK) else None
+
+
 def graph_yaml(name: str, nodes: list[dict]) -> str:
     """oxserve's native graph form: each node the only child of the one before it."""
     lines = [
@@ -105,5 +167,10 @@ def hop_peers(ctx) -> list[Peer]:
         ),
         Graph(
             ctx, "graph-remote-grpc", "graph: iris as a remote V2 unit over gRPC", [remote("grpc")], Direct
+        ),
+        *(
+            SeldonExecutor(ctx, executor, t)
+            for executor in filter(None, [seldon_executor()])
+            for t in ("rest", "grpc")
         ),
     ]
