@@ -8,6 +8,7 @@ import grpc
 import numpy as np
 import pytest
 import requests
+from google.protobuf import json_format
 
 from conftest import PARAMETERS, TIMEOUT, microservice
 
@@ -313,5 +314,56 @@ def test_failing_health_status_answers_its_error(interface_name, status, words):
         response = health_status(server)
         assert response.status_code == status, response.text
         assert words in response.json()["status"]["info"]
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def raw_echo():
+    server = microservice("seldon_models.RawEcho").start("/health/ping")
+    yield server
+    server.stop()
+
+
+TFTENSOR = {
+    "dtype": "DT_DOUBLE",
+    "tensorShape": {"dim": [{"size": "1"}, {"size": "2"}]},
+    "doubleVal": [1.5, 2.5],
+}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"data": {"names": ["a", "b"], "tensor": {"shape": [1, 2], "values": [1.5, 2.5]}}},
+        {"data": {"names": ["a", "b"], "ndarray": [[1.5, 2.5]]}},
+        {"data": {"names": ["a", "b"], "tftensor": TFTENSOR}},
+        {"strData": "hello"},
+        {"binData": "AAEC"},
+        {"jsonData": {"k": [1, 2]}},
+    ],
+)
+def test_predict_raw_gets_the_message_in_the_callers_form(raw_echo, payload):
+    sent = {**payload, "meta": {"puid": "p1", "tags": {"caller": "x"}}}
+    response = predict(raw_echo, sent)
+    assert response.status_code == 200, response.text
+    assert response.json()["jsonData"] == sent
+
+
+def test_predict_raw_over_grpc_gets_the_tensor_form(raw_echo, seldon_pb):
+    pb, pb_grpc = seldon_pb
+    with grpc.insecure_channel(raw_echo.grpc_target) as channel:
+        request = pb.SeldonMessage(data=pb.DefaultData(tensor=pb.Tensor(shape=[1, 2], values=[1.5, 2.5])))
+        answer = pb_grpc.ModelStub(channel).Predict(request, timeout=TIMEOUT)
+    received = json_format.MessageToDict(answer.jsonData)
+    assert received["data"]["tensor"] == {"shape": [1, 2], "values": [1.5, 2.5]}
+
+
+def test_raw_answer_in_tftensor_form_is_decoded():
+    server = microservice("seldon_models.RawTfTensor").start("/health/ping")
+    try:
+        response = predict(server, {"data": {"ndarray": [[1, 2]]}})
+        assert response.status_code == 200, response.text
+        assert response.json()["data"] == {"names": ["a", "b"], "ndarray": [[2.0, 4.0]]}
     finally:
         server.stop()

@@ -45,14 +45,67 @@ class SeldonResponse:
         self.metrics = metrics or []
 
 
-class Payload:
-    """A decoded Seldon request: what the class's methods receive."""
+# The input parameter in which the Rust core names the ``data`` form a message came in
+# (``data.tensor``, ``data.ndarray`` or ``data.tftensor``; Rust's DATA_FORM_PARAMETER).
+DATA_FORM_PARAMETER = "seldon_data_form"
 
-    def __init__(self, features, names, kind, meta):
+# TensorFlow's dtype and TensorProto value list of each V2 datatype, for ``data.tftensor``.
+_TF_TYPES = {
+    "BOOL": ("DT_BOOL", "boolVal"),
+    "UINT8": ("DT_UINT8", "intVal"),
+    "INT8": ("DT_INT8", "intVal"),
+    "UINT16": ("DT_UINT16", "intVal"),
+    "INT16": ("DT_INT16", "intVal"),
+    "INT32": ("DT_INT32", "intVal"),
+    "INT64": ("DT_INT64", "int64Val"),
+    "UINT32": ("DT_UINT32", "uint32Val"),
+    "UINT64": ("DT_UINT64", "uint64Val"),
+    "FP32": ("DT_FLOAT", "floatVal"),
+    "FP64": ("DT_DOUBLE", "doubleVal"),
+    "BYTES": ("DT_STRING", "stringVal"),
+}
+_TF_DTYPES = {dtype: (datatype, field) for datatype, (dtype, field) in _TF_TYPES.items()}
+
+
+def _tftensor(array):
+    """An array as a TensorProto in protobuf's JSON form, as a REST client sends ``tftensor``
+    (64-bit integers as strings, strings as base64)."""
+    array = np.asarray(array)
+    datatype = "BYTES" if array.dtype.kind in "OUS" else _wire.datatype_of(array.dtype)
+    if datatype not in _TF_TYPES:
+        raise MicroserviceException(f"data.tftensor cannot carry {datatype} values", 500)
+    dtype, field = _TF_TYPES[datatype]
+    values = array.ravel().tolist()
+    if datatype == "BYTES":
+        values = [base64.b64encode(v if isinstance(v, bytes) else str(v).encode()).decode() for v in values]
+    elif datatype in ("INT64", "UINT64"):
+        values = [str(v) for v in values]
+    shape = {"dim": [{"size": str(d)} for d in array.shape]}
+    return {"dtype": dtype, "tensorShape": shape, field: values}
+
+
+def _from_tftensor(proto):
+    """The array of a TensorProto in protobuf's JSON form (a ``*_raw`` answer's ``tftensor``)."""
+    if proto.get("dtype") not in _TF_DTYPES:
+        raise MicroserviceException(f"data.tftensor.dtype {proto.get('dtype')!r} is not supported", 500)
+    datatype, field = _TF_DTYPES[proto["dtype"]]
+    shape = [int(d.get("size", 0)) for d in proto.get("tensorShape", {}).get("dim", [])]
+    values = proto.get(field, [])
+    if datatype == "BYTES":
+        return np.array([base64.b64decode(v) for v in values], dtype=object).reshape(shape)
+    return np.array(values, dtype=_wire.numpy_dtype(datatype)).reshape(shape)
+
+
+class Payload:
+    """A decoded Seldon request: what the class's methods receive. ``form`` is the ``data`` form
+    the caller used (``data.ndarray`` unless Rust said otherwise), for ``*_raw`` methods."""
+
+    def __init__(self, features, names, kind, meta, form="data.ndarray"):
         self.features = features
         self.names = names
         self.kind = kind
         self.meta = meta
+        self.form = form
 
     @classmethod
     def from_wire(cls, message):
@@ -72,10 +125,13 @@ class Payload:
         features = _wire.to_array(tensor)
         if tensor[1] == "BYTES":
             features = np.array([b.decode() for b in data], dtype=object).reshape(tensor[2])
-        return cls(features, parameters.get("names", []), "data", meta)
+        form = parameters.get(DATA_FORM_PARAMETER, "data.ndarray")
+        return cls(features, parameters.get("names", []), "data", meta, form)
 
     def to_seldon(self):
-        """The request as Seldon's JSON message dict, for ``*_raw`` methods."""
+        """The request as Seldon's JSON message dict, for ``*_raw`` methods: in the caller's form
+        (``data.tensor``, ``data.ndarray``, ``data.tftensor``, ``jsonData``, ``strData``, ``binData``
+        as base64), with ``meta``."""
         out = {"meta": self.meta} if self.meta else {}
         if self.kind == "jsonData":
             out["jsonData"] = self.features
@@ -83,6 +139,12 @@ class Payload:
             out["strData"] = self.features
         elif self.kind == "binData":
             out["binData"] = base64.b64encode(self.features).decode()
+        elif self.form == "data.tensor":
+            array = np.asarray(self.features)
+            tensor = {"shape": list(array.shape), "values": array.ravel().tolist()}
+            out["data"] = {"names": list(self.names), "tensor": tensor}
+        elif self.form == "data.tftensor":
+            out["data"] = {"names": list(self.names), "tftensor": _tftensor(self.features)}
         else:
             out["data"] = {"names": list(self.names), "ndarray": np.asarray(self.features).tolist()}
         return out
@@ -113,6 +175,8 @@ def _from_seldon(message):
     if "tensor" in data:
         tensor = data["tensor"]
         return np.array(tensor.get("values", [])).reshape(tensor.get("shape", [-1])), names, meta, "data"
+    if "tftensor" in data:
+        return _from_tftensor(data["tftensor"]), names, meta, "data"
     return np.array(data.get("ndarray", [])), names, meta, "data"
 
 

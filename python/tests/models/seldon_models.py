@@ -146,3 +146,23 @@ class HealthUnavailable:
 
     def health_status(self):
         raise BadRequest("warming up", status_code=503)
+
+
+class RawEcho:
+    """Answers the message its predict_raw received, as jsonData."""
+
+    def predict_raw(self, message):
+        return {"jsonData": message}
+
+
+class RawTfTensor:
+    """Answers in data.tftensor form: the request's rows doubled."""
+
+    def predict_raw(self, message):
+        rows = np.asarray(message["data"]["ndarray"], dtype=np.float32) * 2
+        proto = {
+            "dtype": "DT_FLOAT",
+            "tensorShape": {"dim": [{"size": str(d)} for d in rows.shape]},
+            "floatVal": rows.ravel().tolist(),
+        }
+        return {"data": {"names": ["a", "b"], "tftensor": proto}}

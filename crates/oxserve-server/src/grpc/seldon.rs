@@ -25,6 +25,7 @@ use tonic::{Request, Response, Status};
 use super::status_of;
 use crate::AppState;
 use crate::metrics::Protocol;
+use crate::rest::seldon::mark_data_form;
 
 /// gRPC metadata key naming the target model: Seldon's ingress routes a deployment by it.
 const MODEL_KEY: &str = "seldon";
@@ -88,7 +89,8 @@ impl SeldonService {
         let state = self.state.clone();
         self.state
             .observe(Protocol::SeldonGrpc, unit, |unit| async move {
-                let (call, kind) = decode(unit.metadata())?;
+                let (mut call, kind) = decode(unit.metadata())?;
+                mark_data_form(&mut call, kind);
                 let response = state.seldon_call(unit.as_ref(), call).await?;
                 codec::encode_message(&response, kind)
             })

@@ -1,6 +1,6 @@
 //! REST routes of every protocol, on one axum router.
 
-mod seldon;
+pub(crate) mod seldon;
 mod v1;
 mod v2;
 

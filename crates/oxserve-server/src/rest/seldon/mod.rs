@@ -114,13 +114,36 @@ async fn answer(
         .observe(Protocol::SeldonRest, unit, |unit| async move {
             let body = read_body(body, limit, None).await?;
             let message = forms::message_text(&headers, query.as_deref(), body).await?;
-            let (call, kind) = cpu_bound(message.len(), || endpoint.decode(&message, unit.metadata()))?;
+            let (mut call, kind) = cpu_bound(message.len(), || endpoint.decode(&message, unit.metadata()))?;
+            mark_data_form(&mut call, kind);
             let response = app.seldon_call(unit.as_ref(), call).await.map_err(lacking_is_bad_data)?;
             cpu_bound(payload_size(&response), || seldon::encode_message(&response, kind))
         })
         .await
         .map(|body| json_response(StatusCode::OK, body))
         .unwrap_or_else(|e| error_response(&e))
+}
+
+/// The input tensor parameter naming the `data` form a one-message call came in
+/// (`data.tensor`, `data.ndarray`, `data.tftensor`), so that a unit can hand Seldon's `*_raw`
+/// methods the message in the caller's own form.
+pub(crate) const DATA_FORM_PARAMETER: &str = "seldon_data_form";
+
+/// Marks the input of a one-message call (predict, the transforms, route) with its `data` form
+/// under [`DATA_FORM_PARAMETER`]; jsonData/strData/binData are marked by the decoder already.
+pub(crate) fn mark_data_form(call: &mut Call, kind: PayloadKind) {
+    let (Call::Predict(request)
+    | Call::TransformInput(request)
+    | Call::TransformOutput(request)
+    | Call::Route(request)) = call
+    else {
+        return;
+    };
+    if let (PayloadKind::Tensor | PayloadKind::Ndarray | PayloadKind::TfTensor, [input]) =
+        (kind, request.inputs.as_mut_slice())
+    {
+        input.parameters.insert(DATA_FORM_PARAMETER.to_string(), kind.field().into());
+    }
 }
 
 /// Seldon's wrapper answers a call to a method the unit lacks (`/route` to a plain model:
