@@ -246,3 +246,14 @@ def test_explain_without_an_explainer_is_501(server):
     )
     assert response.status_code == 501
     assert "explain" in response.json()["error"]
+
+
+def test_not_implemented_error_is_501_as_in_kserve(iris):
+    server = kserve_server(iris, "kserve_models:NoExplainer").start()
+    try:
+        url = server.url("/v1/models/NoExplainer:explain")
+        response = requests.post(url, json={"instances": [[1]]}, timeout=TIMEOUT)
+        assert response.status_code == 501, response.text
+        assert "does not override explain" in response.json()["error"]
+    finally:
+        server.stop()

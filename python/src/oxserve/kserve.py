@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _wire
 from ._handler import Handler, scheduling
-from .errors import StartupError
+from .errors import OxserveError, StartupError
 from .server import serve
 
 
@@ -214,7 +214,11 @@ class KServeHandler(Handler):
         value, headers = InferRequest.from_wire(request)
         for name in ("preprocess", verb, "postprocess"):
             method = getattr(self.model, name)
-            value = _wire.resolve(method(value, headers) if self.takes_headers[name] else method(value))
+            try:
+                value = _wire.resolve(method(value, headers) if self.takes_headers[name] else method(value))
+            except NotImplementedError as e:
+                # KServe's server answers any NotImplementedError with 501.
+                raise OxserveError(str(e) or f"{name} is not implemented", 501) from e
         return value
 
     def predict(self, request):

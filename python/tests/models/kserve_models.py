@@ -78,3 +78,17 @@ class Explained(oxserve.Model):
     async def explain(self, payload, headers):
         await asyncio.sleep(0)
         return {"explanations": {"rows": len(payload["instances"]), "caller": headers.get("x-caller")}}
+
+
+class NoExplainer(oxserve.Model):
+    """Overrides explain only to defer to the base class, which has no explainer (as KServe's
+    without an explainer_host)."""
+
+    def load(self):
+        self.ready = True
+
+    def predict(self, payload, headers=None):
+        return {"predictions": payload["instances"]}
+
+    def explain(self, payload, headers=None):
+        return super().explain(payload, headers)
