@@ -1,30 +1,35 @@
-"""The limit: onnxruntime's own `InferenceSession.run`, in-process, in a tight Python loop.
+"""The limit: onnxruntime's own `InferenceSession.run`, in-process, in a tight Python loop; and
+scikit-learn's `predict_proba` on the joblib file the Python peers serve, their own ceiling.
 
     bench/.venvs/bench/bin/python bench/inprocess.py MODELS_DIR --seconds S [--batch 32]
 
 run.py starts it pinned to the server core. One session per model with one intra-op thread
 (what oxserve gets on one core), all outputs fetched as oxserve computes them. Each call is timed
-on its own; prints one JSON object per (model, batch size).
+on its own; prints one JSON object per (runtime, model, batch size).
 """
 
 import argparse
 import json
 import time
+from functools import partial
 from pathlib import Path
 
+import joblib
 import numpy as np
 import onnxruntime as ort
+import sklearn
 
 
-def measure(session: ort.InferenceSession, feed: dict, rows: int, seconds: float) -> dict:
+def measure(call, rows: int, seconds: float) -> dict:
+    """Times `call()` back to back for `seconds`."""
     for _ in range(200):  # warm-up
-        session.run(None, feed)
+        call()
     times = []
     clock = time.perf_counter_ns
     end = clock() + int(seconds * 1e9)
     while True:
         start = clock()
-        session.run(None, feed)
+        call()
         stop = clock()
         times.append(stop - start)
         if stop > end:
@@ -57,11 +62,18 @@ def main() -> None:
         session = ort.InferenceSession(
             str(args.models / name / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
+        model = joblib.load(args.models / name / "model.joblib")
         row = np.asarray([payload["row"]], dtype=np.float32)
         for rows in [1, *args.batch]:
             feed = {payload["input"]: np.repeat(row, rows, axis=0)}
-            result = measure(session, feed, rows, args.seconds)
-            print(json.dumps({"model": name, "onnxruntime": ort.__version__, **result}), flush=True)
+            result = measure(partial(session.run, None, feed), rows, args.seconds)
+            runtime = f"onnxruntime {ort.__version__}"
+            print(json.dumps({"model": name, "runtime": runtime, **result}), flush=True)
+        for rows in [1, *args.batch]:
+            features = np.repeat(row, rows, axis=0)
+            result = measure(partial(model.predict_proba, features), rows, args.seconds)
+            runtime = f"scikit-learn {sklearn.__version__} predict_proba"
+            print(json.dumps({"model": name, "runtime": runtime, **result}), flush=True)
 
 
 if __name__ == "__main__":

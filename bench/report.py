@@ -90,18 +90,21 @@ def render(r: dict) -> str:
     ]
     out += ["", *warnings, *([""] if warnings else [])]
     out += ["Setup notes:", "", *(f"- {note}" for note in SETUP_NOTES)]
-    out += ["", "## The limit: onnxruntime in-process", ""]
+    out += ["", "## The limit: the model in-process", ""]
     if r.get("inprocess"):
         out += [
-            "`InferenceSession.run` on the same ONNX file, one intra-op thread, pinned to core 0, "
-            "every call timed in a tight Python loop (no server, no protocol).",
+            "onnxruntime's `InferenceSession.run` on the same ONNX file (one intra-op thread), and "
+            "scikit-learn's `predict_proba` on the joblib file the Python peers serve: what oxserve's "
+            "ONNX and Python rows can at best reach. Pinned to core 0, every call timed in a tight "
+            "Python loop (no server, no protocol).",
             "",
-            "| model | rows per call | calls | p50 µs/call | p99 µs/call | µs per row | rows/s |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| runtime | model | rows per call | calls | p50 µs/call | p99 µs/call | µs per row | rows/s |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for x in r["inprocess"]:
+            runtime = x.get("runtime", f"onnxruntime {x.get('onnxruntime', '')}")
             out.append(
-                f"| {x['model']} | {x['batch']} | {fmt(x['calls'])} | {fmt(x['p50_us'])} | "
+                f"| {runtime} | {x['model']} | {x['batch']} | {fmt(x['calls'])} | {fmt(x['p50_us'])} | "
                 f"{fmt(x['p99_us'])} | {fmt(x['us_per_row'], 3)} | {fmt(x['rows_per_s'], 0)} |"
             )
     else:

@@ -6,7 +6,7 @@
 Started with any Python 3.11, it installs what is missing (the bench venv, one venv per peer
 under bench/.venvs, wrk and h2load from apt, the oxserve release build, its Python package, Java
 artifact and R package), then runs itself again inside the bench venv and: trains the models
-(models.py), times onnxruntime in-process (inprocess.py), and for each peer starts the server
+(models.py), times onnxruntime and scikit-learn in-process (inprocess.py), and for each peer starts the server
 pinned to one core, probes every (model, protocol) once, and loads it from the other core for
 each concurrency. A peer that cannot be installed or started is recorded with its error; the
 others go on. Last come two measurements of oxserve alone: the JNI crossing (a do-nothing model,
@@ -850,7 +850,7 @@ def measure_inprocess(cfg: dict, results: dict) -> None:
     for model in cfg["models"]:
         cmd += ["--model", model]
     cmd += ["--seconds", str(cfg["duration"]), "--batch", str(BATCH_ROWS)]
-    log("onnxruntime in-process: " + " ".join(cmd[3:]))
+    log("the models in-process (onnxruntime, scikit-learn): " + " ".join(cmd[3:]))
     with CpuAccount(os.getpid()) as cpu:  # the loop is a child: its time counts as "load"
         proc = subprocess.run(cmd, capture_output=True, text=True)
     results["inprocess_other_cpu_pct"] = cpu.result()["other_cpu_pct"]
