@@ -106,10 +106,11 @@ def test_opt_in_batching_gathers_concurrent_requests(iris, server_factory):
     )
 
     def one(i):
+        # Callers' headers differ; they must not keep requests out of a shared batch.
         body = {"instances": X[i : i + 1].tolist()}
-        return requests.post(server.url("/v1/models/iris:predict"), json=body, timeout=TIMEOUT).json()[
-            "predictions"
-        ][0]
+        headers = {"x-request-id": str(i)}
+        url = server.url("/v1/models/iris:predict")
+        return requests.post(url, json=body, headers=headers, timeout=TIMEOUT).json()["predictions"][0]
 
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         assert list(pool.map(one, range(100))) == clf.predict(X[:100]).tolist()

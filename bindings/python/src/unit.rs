@@ -156,8 +156,10 @@ impl Unit for PythonUnit {
         self.model.max_batch_size()
     }
 
+    /// A model that batches gets no headers: one call serves several callers, and requests with
+    /// different headers (any two, by their ids or lengths) could not share a batch.
     fn wants_headers(&self) -> bool {
-        self.wants_headers
+        self.wants_headers && self.model.max_batch_size() <= 1
     }
 
     async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {

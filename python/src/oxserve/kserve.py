@@ -99,7 +99,8 @@ class Model:
     """Base class of a KServe-shaped model. Override ``load`` (set ``self.ready = True``),
     ``predict`` and optionally ``preprocess``, ``postprocess`` and ``explain``; each may be
     ``async def``, and each that takes a second argument receives the request's headers (HTTP
-    headers or gRPC metadata, lower-case names) as KServe passes them.
+    headers or gRPC metadata, lower-case names) as KServe passes them, unless the model batches
+    (``max_batch_size`` above 1: one call then serves several callers, and it gets ``{}``).
 
     ``predict`` receives what ``preprocess`` returned (an :class:`InferRequest` by default) and may
     return a dict ``{"predictions": ...}``, a dict of output name to array, an array or list, or
