@@ -966,7 +966,7 @@ def main() -> None:
     import peers
     import report
     from peers.crossing import crossing_peers
-    from peers.graphs import LOCAL_HOPS, hop_peers
+    from peers.graphs import LOCAL_HOPS, hop_peers, seldon_executor
 
     os.sched_setaffinity(0, {LOAD_CORE})  # the orchestrator keeps off the server's core
     cfg = settings(args)
@@ -974,7 +974,13 @@ def main() -> None:
     results = {
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "t0": float(os.environ.get("BENCH_T0", time.time())),
-        "command": "BENCH_QUICK=1 make bench" if cfg["quick"] else "make bench",
+        "command": " ".join(
+            [
+                *(["BENCH_QUICK=1"] if cfg["quick"] else []),
+                *([f"SELDON_EXECUTOR={seldon_executor()}"] if seldon_executor() else []),
+                "make bench",
+            ]
+        ),
         "settings": {k: v for k, v in cfg.items() if k != "skip"},
         "machine": machine(),
         "install_errors": json.loads(os.environ.get("BENCH_INSTALL_ERRORS", "{}")),
