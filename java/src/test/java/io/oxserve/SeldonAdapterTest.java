@@ -97,9 +97,21 @@ class SeldonAdapterTest {
             return null;
         }
 
+        /** Reads the first value of either data form, as a Seldon router must (it gets the caller's form). */
         @Override
         public SeldonMessage route(SeldonMessage request) {
-            int child = request.getData().getTensor().getValues(0) > 5 ? 1 : 0;
+            DefaultData data = request.getData();
+            double first;
+            if (data.hasNdarray()) {
+                Value value = data.getNdarray().getValues(0);
+                while (value.hasListValue()) {
+                    value = value.getListValue().getValues(0);
+                }
+                first = value.getNumberValue();
+            } else {
+                first = data.getTensor().getValues(0);
+            }
+            int child = first > 5 ? 1 : 0;
             return SeldonMessage.newBuilder().setData(DefaultData.newBuilder()
                     .setTensor(Tensor.newBuilder().addShape(1).addShape(1).addValues(child))).build();
         }
@@ -115,6 +127,26 @@ class SeldonAdapterTest {
             Tensor.Builder mean = Tensor.newBuilder().addAllShape(request.getSeldonMessages(0).getData().getTensor().getShapeList());
             sum.forEach(v -> mean.addValues(v / request.getSeldonMessagesCount()));
             return SeldonMessage.newBuilder().setData(DefaultData.newBuilder().setTensor(mean)).build();
+        }
+    }
+
+    /**
+     * A Seldon-style class that, like many written for Seldon's wrapper, reads only the data form
+     * its callers send: it echoes the request, tagged {@code form} with what
+     * {@code hasNdarray()}/{@code hasTensor()} say.
+     */
+    public static final class FormProbe implements SeldonPredictionService {
+        @Override
+        public SeldonMessage predict(SeldonMessage request) {
+            DefaultData data = request.getData();
+            String form = data.hasNdarray() ? "ndarray" : data.hasTensor() ? "tensor" : data.getDataOneofCase().name();
+            Meta meta = request.getMeta().toBuilder().putTags("form", Value.newBuilder().setStringValue(form).build()).build();
+            return request.toBuilder().setMeta(meta).build();
+        }
+
+        @Override
+        public SeldonMessage transformOutput(SeldonMessage request) {
+            return predict(request);
         }
     }
 
@@ -187,7 +219,11 @@ class SeldonAdapterTest {
     }
 
     private static SeldonMessage grpcPredict(SeldonMessage request) throws Exception {
-        byte[] answer = ClientCalls.blockingUnaryCall(channel, Protobuf.unary("seldon.protos.Model", "Predict"),
+        return grpcPredict(channel, request);
+    }
+
+    private static SeldonMessage grpcPredict(ManagedChannel to, SeldonMessage request) throws Exception {
+        byte[] answer = ClientCalls.blockingUnaryCall(to, Protobuf.unary("seldon.protos.Model", "Predict"),
                 CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS), request.toByteArray());
         return SeldonMessage.parseFrom(answer);
     }
@@ -213,6 +249,47 @@ class SeldonAdapterTest {
 
         SeldonMessage str = grpcPredict(SeldonMessage.newBuilder().setStrData("grpc text").build());
         assertEquals("GRPC TEXT", str.getStrData());
+    }
+
+    @Test
+    void numbersReachTheClassInTheCallersDataFormOverRestAndGrpc() throws Exception {
+        Server single = Server.builder()
+                .host("127.0.0.1")
+                .httpPort(Http.freePort())
+                .grpcPort(Http.freePort())
+                .logLevel("warn")
+                .model("probe", new SeldonModel(new FormProbe()))
+                .start();
+        ManagedChannel own = ManagedChannelBuilder.forAddress("127.0.0.1", single.grpcPort()).usePlaintext().build();
+        try (single) {
+            Http rest = new Http(single.httpPort());
+            Http.Answer ndarray = rest.post("/api/v1.0/predictions", "{\"data\":{\"names\":[\"a\",\"b\"],\"ndarray\":[[1,2.5],[3,4]]}}");
+            assertEquals(200, ndarray.status(), ndarray.text());
+            assertEquals("ndarray", ndarray.body().get("meta").get("tags").get("form").asText(), ndarray.text());
+            assertEquals("[[1.0,2.5],[3.0,4.0]]", ndarray.body().get("data").get("ndarray").toString());
+            assertEquals("[\"a\",\"b\"]", ndarray.body().get("data").get("names").toString());
+            Http.Answer tensor = rest.post("/api/v1.0/predictions", "{\"data\":{\"tensor\":{\"shape\":[1,2],\"values\":[5,6]}}}");
+            assertEquals(200, tensor.status(), tensor.text());
+            assertEquals("tensor", tensor.body().get("meta").get("tags").get("form").asText(), tensor.text());
+            assertEquals("{\"shape\":[1,2],\"values\":[5.0,6.0]}", tensor.body().get("data").get("tensor").toString());
+            Http.Answer output = rest.post("/transform-output", "{\"data\":{\"ndarray\":[9]}}");
+            assertEquals(200, output.status(), output.text());
+            assertEquals("ndarray", output.body().get("meta").get("tags").get("form").asText(), output.text());
+            assertEquals("[9.0]", output.body().get("data").get("ndarray").toString());
+
+            ListValue row = ListValue.newBuilder().addValues(Value.newBuilder().setNumberValue(7))
+                    .addValues(Value.newBuilder().setNumberValue(-8)).build();
+            SeldonMessage grpcNdarray = grpcPredict(own, SeldonMessage.newBuilder().setData(DefaultData.newBuilder()
+                    .setNdarray(ListValue.newBuilder().addValues(Value.newBuilder().setListValue(row)))).build());
+            assertEquals("ndarray", grpcNdarray.getMeta().getTagsOrThrow("form").getStringValue(), grpcNdarray.toString());
+            assertEquals(row, grpcNdarray.getData().getNdarray().getValues(0).getListValue());
+            SeldonMessage grpcTensor = grpcPredict(own, SeldonMessage.newBuilder().setData(DefaultData.newBuilder()
+                    .setTensor(Tensor.newBuilder().addShape(2).addValues(1).addValues(2))).build());
+            assertEquals("tensor", grpcTensor.getMeta().getTagsOrThrow("form").getStringValue(), grpcTensor.toString());
+            assertEquals(List.of(1.0, 2.0), grpcTensor.getData().getTensor().getValuesList());
+        } finally {
+            own.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
     }
 
     @Test

@@ -40,8 +40,11 @@ import java.util.Set;
  * class's names and meta (its tags and metrics are added to the request's).
  *
  * <p>The server answers {@code data} in the form the caller sent ({@code tensor},
- * {@code ndarray} or {@code tftensor}), but a model is not told which that was: numbers reach the
- * class as {@code data.tensor} (shape and values, doubles), strings and booleans as
+ * {@code ndarray} or {@code tftensor}), and marks the input of predict, the transforms and route
+ * with that form (the tensor parameter {@code seldon_data_form}), so the class gets numbers in
+ * the caller's form: {@code data.ndarray} (nested lists of doubles) for an ndarray request,
+ * {@code data.tensor} (shape and values, doubles) otherwise, including {@code tftensor} requests
+ * and the unmarked messages of aggregate and feedback. Strings and booleans always come as
  * {@code data.ndarray}. The class may answer either form. 64-bit integers beyond 2^53 lose
  * precision as doubles, as they do in Seldon's tensor; FP16 and BF16 inputs are refused, and
  * {@code tftensor} and {@code customData} answers are not supported.
@@ -51,6 +54,14 @@ public final class SeldonModel implements ModelAdapter {
     private static final String NAMES = "names";
     /** The tensor parameter that marks a jsonData/strData/binData payload. */
     private static final String CONTENT_TYPE = "content_type";
+    /**
+     * The tensor parameter in which the server names the {@code data} form the caller sent
+     * (the Rust server's {@code DATA_FORM_PARAMETER}); read here and not passed on, since a
+     * {@code SeldonMessage} has no tensor parameters.
+     */
+    private static final String DATA_FORM = "seldon_data_form";
+    /** The {@link #DATA_FORM} value of a {@code data.ndarray} request. */
+    private static final String NDARRAY_FORM = "data.ndarray";
 
     private final SeldonPredictionService service;
     private final Set<String> implemented;
@@ -222,7 +233,13 @@ public final class SeldonModel implements ModelAdapter {
             case BYTES, BOOL -> data.setNdarray(ndarray(tensor));
             case FP16, BF16 -> throw new ModelException(400, "tensor '" + tensor.name() + "' is " + tensor.datatype()
                     + ", which a SeldonMessage cannot carry: send FP32 or FP64");
-            default -> data.setTensor(seldonTensor(tensor));
+            default -> {
+                if (NDARRAY_FORM.equals(tensor.parameters().get(DATA_FORM))) {
+                    data.setNdarray(ndarray(tensor));
+                } else {
+                    data.setTensor(seldonTensor(tensor));
+                }
+            }
         }
         return message.setData(data).build();
     }
@@ -232,30 +249,32 @@ public final class SeldonModel implements ModelAdapter {
         for (long dim : tensor.shape()) {
             out.addShape(Math.toIntExact(dim));
         }
-        boolean unsigned = tensor.datatype().name().startsWith("UINT");
-        switch (tensor.datatype().size()) {
-            case 1 -> {
-                for (byte b : (byte[]) tensor.data()) {
-                    out.addValues(unsigned ? Byte.toUnsignedInt(b) : b);
-                }
-            }
-            case 2 -> {
-                for (short s : (short[]) tensor.data()) {
-                    out.addValues(unsigned ? Short.toUnsignedInt(s) : s);
-                }
-            }
-            default -> {
-                for (double v : doubles(tensor, unsigned)) {
-                    out.addValues(v);
-                }
-            }
+        for (double v : numbers(tensor)) {
+            out.addValues(v);
         }
         return out.build();
     }
 
-    /** The elements of a 4- or 8-byte numeric tensor as doubles. */
-    private static double[] doubles(Tensor tensor, boolean unsigned) {
+    /** The elements of a numeric tensor (not FP16/BF16) as doubles, unsigned types read as unsigned. */
+    private static double[] numbers(Tensor tensor) {
+        boolean unsigned = tensor.datatype().name().startsWith("UINT");
         return switch (tensor.datatype()) {
+            case INT8, UINT8 -> {
+                byte[] x = (byte[]) tensor.data();
+                double[] out = new double[x.length];
+                for (int i = 0; i < x.length; i++) {
+                    out[i] = unsigned ? Byte.toUnsignedInt(x[i]) : x[i];
+                }
+                yield out;
+            }
+            case INT16, UINT16 -> {
+                short[] x = (short[]) tensor.data();
+                double[] out = new double[x.length];
+                for (int i = 0; i < x.length; i++) {
+                    out[i] = unsigned ? Short.toUnsignedInt(x[i]) : x[i];
+                }
+                yield out;
+            }
             case FP64 -> tensor.doubles();
             case FP32 -> {
                 float[] x = tensor.floats();
@@ -273,16 +292,20 @@ public final class SeldonModel implements ModelAdapter {
         };
     }
 
-    /** A BYTES (as UTF-8 strings) or BOOL tensor as nested lists. */
+    /** A BYTES (as UTF-8 strings), BOOL or numeric (as doubles) tensor as nested lists. */
     private static ListValue ndarray(Tensor tensor) {
         List<Value> leaves = new ArrayList<>();
         if (tensor.datatype() == DataType.BOOL) {
             for (boolean b : tensor.booleans()) {
                 leaves.add(Value.newBuilder().setBoolValue(b).build());
             }
-        } else {
+        } else if (tensor.datatype() == DataType.BYTES) {
             for (String s : tensor.strings()) {
                 leaves.add(Value.newBuilder().setStringValue(s).build());
+            }
+        } else {
+            for (double v : numbers(tensor)) {
+                leaves.add(Value.newBuilder().setNumberValue(v).build());
             }
         }
         long[] shape = tensor.shape();
