@@ -90,6 +90,32 @@ class Peer:
         return json.loads(self.model_file(model, "payload.json").read_text())
 
 
+class OxservePeer(Peer):
+    """A server built on oxserve's Rust core (the binary or a language binding). They all take the
+    same port and batching flags and serve Prometheus text at /metrics, so these live here once."""
+
+    batching: dict = {}  # max_batch_size / max_batch_time; empty: no batching
+
+    def port_args(self) -> list[str]:
+        """The flags that put the HTTP and gRPC servers on this peer's ports."""
+        return ["--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port)]
+
+    def batch_args(self) -> list[str]:
+        """The flags that turn on batching with `batching`'s settings (none when it is empty)."""
+        if not self.batching:
+            return []
+        return [
+            "--max-batch-size",
+            str(self.batching["max_batch_size"]),
+            "--max-batch-time",
+            str(self.batching["max_batch_time"]),
+        ]
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/metrics"
+
+
 def link(src: Path, dst: Path) -> None:
     """Make `dst` a copy-free link to `src` (replacing what is there)."""
     if dst.is_symlink() or dst.exists():

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import V2_JSON, Peer
+from . import V2_JSON, OxservePeer
+from .oxserve_java import runner
 
 MODEL = "identity"
 
 
-class IdentityOnnx(Peer):
+class IdentityOnnx(OxservePeer):
     key = "crossing-onnx"
     label = "ONNX `Identity`, native"
     models = (MODEL,)
@@ -34,18 +35,11 @@ class IdentityOnnx(Peer):
             MODEL,
             "--host",
             "127.0.0.1",
-            "--http-port",
-            str(self.http_port),
-            "--grpc-port",
-            str(self.grpc_port),
+            *self.port_args(),
         ]
 
     def env(self, work: Path) -> dict[str, str]:
         return {"OXSERVE_LOG": "warn"}
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/metrics"
 
 
 class EchoJava(IdentityOnnx):
@@ -57,25 +51,7 @@ class EchoJava(IdentityOnnx):
     note = "the jar's runner serving bench/java/Echo.java (answers its input's array as it got it)"
 
     def command(self, work: Path, models: list[str]) -> list[str]:
-        return [
-            "java",
-            "-jar",
-            str(self.ctx.java_jar),
-            "--classpath",
-            str(self.ctx.java_models),
-            "--model-class",
-            "oxservebench.Echo",
-            "--model-name",
-            MODEL,
-            "--host",
-            "127.0.0.1",
-            "--http-port",
-            str(self.http_port),
-            "--grpc-port",
-            str(self.grpc_port),
-            "--log-level",
-            "warning",
-        ]
+        return runner(self, "oxservebench.Echo", MODEL, [])
 
     def env(self, work: Path) -> dict[str, str]:
         return {}

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import SELDON_JSON, V2_BINARY, V2_GRPC, V2_JSON, Peer, link, write_json
+from . import SELDON_JSON, V2_BINARY, V2_GRPC, V2_JSON, OxservePeer, link, write_json
 
 BATCH = {"max_batch_size": 32, "max_batch_time": 0.002}
 
 
-class Oxserve(Peer):
+class Oxserve(OxservePeer):
     key = "oxserve"
     label = "oxserve"
     protocols = (V2_JSON, V2_BINARY, V2_GRPC, SELDON_JSON)
     http_port = 18080
     grpc_port = 18081
-    batching: dict = {}
     note = "release build, ONNX export of the model, default settings (1 instance)"
 
     def prepare(self, work: Path, models: list[str]) -> None:
@@ -34,17 +33,10 @@ class Oxserve(Peer):
             str(work / "repository"),
             "--host",
             "127.0.0.1",
-            "--http-port",
-            str(self.http_port),
-            "--grpc-port",
-            str(self.grpc_port),
+            *self.port_args(),
             "--default-model",
             models[0],
         ]
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/metrics"
 
     def env(self, work: Path) -> dict[str, str]:
         return {"OXSERVE_LOG": "warn"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import V2_BINARY, V2_GRPC, V2_JSON, Peer
+from . import V2_BINARY, V2_GRPC, V2_JSON, OxservePeer
 from .oxserve import BATCH
 
 MODEL_CLASS = "com.example.IrisLogistic"
@@ -14,7 +14,29 @@ MODEL_CLASS = "com.example.IrisLogistic"
 MODEL_INPUT = "x"
 
 
-class OxserveJava(Peer):
+def runner(peer: OxservePeer, model_class: str, model: str, jvm_options: list[str]) -> list[str]:
+    """The jar's runner serving `model_class` (found on ctx.java_models) as `model` on the peer's
+    ports; `jvm_options` go before `-jar`."""
+    return [
+        "java",
+        *jvm_options,
+        "-jar",
+        str(peer.ctx.java_jar),
+        "--classpath",
+        str(peer.ctx.java_models),
+        "--model-class",
+        model_class,
+        "--model-name",
+        model,
+        "--host",
+        "127.0.0.1",
+        *peer.port_args(),
+        "--log-level",
+        "warning",
+    ]
+
+
+class OxserveJava(OxservePeer):
     key = "oxserve-java"
     label = "oxserve Java"
     install = "oxserve-java"
@@ -22,7 +44,6 @@ class OxserveJava(Peer):
     protocols = (V2_JSON, V2_BINARY, V2_GRPC)
     http_port = 18580
     grpc_port = 18581
-    batching: dict = {}
     note = (
         "the `io.oxserve:oxserve` jar built from this checkout (release native library), its runner "
         "(`java -jar`, JVM defaults) serving examples/java-model's `IrisLogistic` with the fitted "
@@ -31,37 +52,11 @@ class OxserveJava(Peer):
 
     def command(self, work: Path, models: list[str]) -> list[str]:
         (model,) = models
-        cmd = [
-            "java",
-            f"-Diris.weights={self.model_file(model, 'coefficients.txt')}",
-            "-jar",
-            str(self.ctx.java_jar),
-            "--classpath",
-            str(self.ctx.java_models),
-            "--model-class",
-            MODEL_CLASS,
-            "--model-name",
-            model,
-            "--host",
-            "127.0.0.1",
-            "--http-port",
-            str(self.http_port),
-            "--grpc-port",
-            str(self.grpc_port),
-            "--log-level",
-            "warning",
-        ]
-        if self.batching:
-            cmd += ["--max-batch-size", str(self.batching["max_batch_size"])]
-            cmd += ["--max-batch-time", str(self.batching["max_batch_time"])]
-        return cmd
+        weights = f"-Diris.weights={self.model_file(model, 'coefficients.txt')}"
+        return runner(self, MODEL_CLASS, model, [weights]) + self.batch_args()
 
     def payload(self, model: str) -> dict:
         return {**super().payload(model), "input": MODEL_INPUT}
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/metrics"
 
 
 class OxserveJavaBatch(OxserveJava):

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import V2_BINARY, V2_GRPC, V2_JSON, Peer
+from . import V2_BINARY, V2_GRPC, V2_JSON, OxservePeer
 from .oxserve import BATCH
 
 SERVER = Path(__file__).parent / "servers" / "oxserve_python_server.py"
 
 
-class OxservePython(Peer):
+class OxservePython(OxservePeer):
     key = "oxserve-python"
     label = "oxserve Python"
     venv = "oxserve-python"
@@ -19,22 +19,13 @@ class OxservePython(Peer):
     protocols = (V2_JSON, V2_BINARY, V2_GRPC)
     http_port = 18480
     grpc_port = 18481
-    batching: dict = {}
     note = "the `oxserve` Python package built from this checkout (release), typed API, 1 worker, no batching"
 
     def command(self, work: Path, models: list[str]) -> list[str]:
         cmd = [self.ctx.venv_bin(self.venv, "python"), str(SERVER), "--models-dir", str(self.ctx.models)]
         for model in models:
             cmd += ["--model", model]
-        cmd += ["--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port)]
-        if self.batching:
-            cmd += ["--max-batch-size", str(self.batching["max_batch_size"])]
-            cmd += ["--max-batch-time", str(self.batching["max_batch_time"])]
-        return cmd
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/metrics"
+        return cmd + self.port_args() + self.batch_args()
 
 
 class OxservePythonBatch(OxservePython):

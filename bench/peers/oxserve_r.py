@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import V2_BINARY, V2_GRPC, V2_JSON, Peer
+from . import V2_BINARY, V2_GRPC, V2_JSON, OxservePeer
 from .oxserve import BATCH
 
 SERVER = Path(__file__).parent / "servers" / "oxserve_r_server.R"
 
 
-class OxserveR(Peer):
+class OxserveR(OxservePeer):
     key = "oxserve-r"
     label = "oxserve R"
     install = "oxserve-r"
@@ -20,7 +20,6 @@ class OxserveR(Peer):
     protocols = (V2_JSON, V2_BINARY, V2_GRPC)
     http_port = 18680
     grpc_port = 18681
-    batching: dict = {}
     note = (
         "the `oxserve` R package built from this checkout (release), `oxserve::serve()` with a base-R "
         "softmax over the fitted coefficients (`peers/servers/oxserve_r_server.R`); answers the "
@@ -31,18 +30,10 @@ class OxserveR(Peer):
         (model,) = models
         cmd = ["Rscript", "--vanilla", str(SERVER)]
         cmd += ["--coefficients", str(self.model_file(model, "coefficients.txt")), "--model", model]
-        cmd += ["--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port)]
-        if self.batching:
-            cmd += ["--max-batch-size", str(self.batching["max_batch_size"])]
-            cmd += ["--max-batch-time", str(self.batching["max_batch_time"])]
-        return cmd
+        return cmd + self.port_args() + self.batch_args()
 
     def env(self, work: Path) -> dict[str, str]:
         return {"R_LIBS": str(self.ctx.r_library)}
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/metrics"
 
 
 class OxserveRBatch(OxserveR):
