@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
@@ -26,21 +25,18 @@ class GrpcTest {
 
     @BeforeAll
     static void start() {
-        server = Server.builder()
-                .host("127.0.0.1")
-                .httpPort(Http.freePort())
-                .grpcPort(Http.freePort())
+        server = TestServers.local()
                 .logLevel("error")
                 .defaultModel("doubler")
                 .model("doubler", new Models.Doubler())
                 .model("failing", new Models.Failing())
                 .start();
-        channel = ManagedChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+        channel = TestServers.channel(server);
     }
 
     @AfterAll
     static void stop() throws InterruptedException {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        TestServers.close(channel);
         server.close();
     }
 

@@ -46,11 +46,7 @@ class ParametersTest {
 
     @BeforeAll
     static void start() {
-        server = Server.builder()
-                .host("127.0.0.1")
-                .httpPort(Http.freePort())
-                .grpcPort(Http.freePort())
-                .logLevel("warn")
+        server = TestServers.local()
                 .defaultModel("annotator")
                 .model("annotator", new Annotator())
                 .model("badmeta", new BadMeta())

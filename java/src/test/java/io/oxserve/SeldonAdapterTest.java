@@ -8,7 +8,6 @@ import com.google.protobuf.ListValue;
 import com.google.protobuf.Value;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import io.oxserve.seldon.SeldonModel;
 import io.oxserve.seldon.SeldonPredictionService;
@@ -157,22 +156,18 @@ class SeldonAdapterTest {
 
     @BeforeAll
     static void start() {
-        server = Server.builder()
-                .host("127.0.0.1")
-                .httpPort(Http.freePort())
-                .grpcPort(Http.freePort())
-                .logLevel("warn")
+        server = TestServers.local()
                 .defaultModel("scorer")
                 .model("scorer", new SeldonModel(new Scorer()))
                 .model("router", new SeldonModel(new RouterCombiner()))
                 .start();
         http = new Http(server.httpPort());
-        channel = ManagedChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+        channel = TestServers.channel(server);
     }
 
     @AfterAll
     static void stop() throws InterruptedException {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        TestServers.close(channel);
         server.close();
     }
 
@@ -253,14 +248,10 @@ class SeldonAdapterTest {
 
     @Test
     void numbersReachTheClassInTheCallersDataFormOverRestAndGrpc() throws Exception {
-        Server single = Server.builder()
-                .host("127.0.0.1")
-                .httpPort(Http.freePort())
-                .grpcPort(Http.freePort())
-                .logLevel("warn")
+        Server single = TestServers.local()
                 .model("probe", new SeldonModel(new FormProbe()))
                 .start();
-        ManagedChannel own = ManagedChannelBuilder.forAddress("127.0.0.1", single.grpcPort()).usePlaintext().build();
+        ManagedChannel own = TestServers.channel(single);
         try (single) {
             Http rest = new Http(single.httpPort());
             Http.Answer ndarray = rest.post("/api/v1.0/predictions", "{\"data\":{\"names\":[\"a\",\"b\"],\"ndarray\":[[1,2.5],[3,4]]}}");
@@ -288,17 +279,13 @@ class SeldonAdapterTest {
             assertEquals("tensor", grpcTensor.getMeta().getTagsOrThrow("form").getStringValue(), grpcTensor.toString());
             assertEquals(List.of(1.0, 2.0), grpcTensor.getData().getTensor().getValuesList());
         } finally {
-            own.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            TestServers.close(own);
         }
     }
 
     @Test
     void routeAggregateAndFeedbackOverRest() {
-        Server single = Server.builder()
-                .host("127.0.0.1")
-                .httpPort(Http.freePort())
-                .grpcPort(Http.freePort())
-                .logLevel("warn")
+        Server single = TestServers.local()
                 .model("router", new SeldonModel(ROUTER))
                 .start();
         try (single) {

@@ -15,11 +15,7 @@ class SeldonComponentTest {
 
     @BeforeAll
     static void start() {
-        server = Server.builder()
-                .host("127.0.0.1")
-                .httpPort(Http.freePort())
-                .grpcPort(Http.freePort())
-                .logLevel("warn")
+        server = TestServers.local()
                 .model("component", COMPONENT)
                 .start();
         http = new Http(server.httpPort());

@@ -23,11 +23,7 @@ class ServerTest {
 
     @BeforeAll
     static void start() {
-        server = Server.builder()
-                .host("127.0.0.1")
-                .httpPort(Http.freePort())
-                .grpcPort(Http.freePort())
-                .logLevel("warn")
+        server = TestServers.local()
                 .defaultModel("doubler")
                 .model("doubler", new Models.Doubler())
                 .model("echo", new Models.Echo())
