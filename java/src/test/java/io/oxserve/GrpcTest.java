@@ -17,27 +17,27 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Java models called over V2 gRPC and Seldon gRPC with grpc-java. */
 class GrpcTest {
-    private static Server server;
     private static ManagedChannel channel;
+
+    @RegisterExtension
+    static final TestServers SERVED = TestServers.serving(builder -> builder
+            .logLevel("error")
+            .defaultModel("doubler")
+            .model("doubler", new Models.Doubler())
+            .model("failing", new Models.Failing()));
 
     @BeforeAll
     static void start() {
-        server = TestServers.local()
-                .logLevel("error")
-                .defaultModel("doubler")
-                .model("doubler", new Models.Doubler())
-                .model("failing", new Models.Failing())
-                .start();
-        channel = TestServers.channel(server);
+        channel = TestServers.channel(SERVED.server());
     }
 
     @AfterAll
     static void stop() throws InterruptedException {
         TestServers.close(channel);
-        server.close();
     }
 
     private static byte[] call(String service, String method, byte[] request) {

@@ -8,9 +8,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Request and tensor parameters and Seldon meta reach Java, and what Java sets reaches the caller. */
 class ParametersTest {
@@ -41,27 +40,15 @@ class ParametersTest {
         }
     }
 
-    private static Server server;
-    private static Http http;
-
-    @BeforeAll
-    static void start() {
-        server = TestServers.local()
-                .defaultModel("annotator")
-                .model("annotator", new Annotator())
-                .model("badmeta", new BadMeta())
-                .start();
-        http = new Http(server.httpPort());
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
+    @RegisterExtension
+    static final TestServers SERVED = TestServers.serving(builder -> builder
+            .defaultModel("annotator")
+            .model("annotator", new Annotator())
+            .model("badmeta", new BadMeta()));
 
     @Test
     void v2ParametersRoundTripThroughJava() {
-        Http.Answer answer = http.post("/v2/models/annotator/infer", "{\"parameters\":{\"scale\":2.5,\"labels\":[\"a\",\"b\"],"
+        Http.Answer answer = SERVED.http().post("/v2/models/annotator/infer", "{\"parameters\":{\"scale\":2.5,\"labels\":[\"a\",\"b\"],"
                 + "\"nested\":{\"n\":null,\"big\":12345678901,\"text\":\"q\\\"\\u00e9\"}},"
                 + "\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1],"
                 + "\"parameters\":{\"unit\":\"cm\"}}]}");
@@ -79,7 +66,7 @@ class ParametersTest {
 
     @Test
     void aRequestWithoutParametersGivesJavaEmptyMaps() {
-        Http.Answer answer = http.post("/v2/models/annotator/infer",
+        Http.Answer answer = SERVED.http().post("/v2/models/annotator/infer",
                 "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}");
         assertEquals(200, answer.status(), answer.text());
         assertEquals("{}", answer.body().get("parameters").get("seen").toString());
@@ -88,7 +75,7 @@ class ParametersTest {
 
     @Test
     void seldonMetaReachesJavaAndJavasTagsJoinTheAnswer() {
-        Http.Answer answer = http.post("/api/v1.0/predictions",
+        Http.Answer answer = SERVED.http().post("/api/v1.0/predictions",
                 "{\"meta\":{\"puid\":\"p-42\",\"tags\":{\"caller\":\"test\"}},\"data\":{\"names\":[\"a\"],\"ndarray\":[[1.0]]}}");
         assertEquals(200, answer.status(), answer.text());
         JsonNode meta = answer.body().get("meta");
@@ -102,7 +89,7 @@ class ParametersTest {
 
     @Test
     void aMetaSeldonCannotCarryIsAnErrorNamingIt() {
-        Http.Answer answer = http.post("/v2/models/badmeta/infer",
+        Http.Answer answer = SERVED.http().post("/v2/models/badmeta/infer",
                 "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}");
         assertEquals(500, answer.status(), answer.text());
         assertTrue(answer.text().contains("meta") && answer.text().contains("colour"), answer.text());

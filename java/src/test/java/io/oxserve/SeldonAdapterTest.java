@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Classes written for Seldon's Java wrapper contract, served through {@link SeldonModel} and called over Seldon REST and gRPC. */
 class SeldonAdapterTest {
@@ -150,30 +151,27 @@ class SeldonAdapterTest {
     }
 
     private static final RouterCombiner ROUTER = new RouterCombiner();
-    private static Server server;
-    private static Http http;
     private static ManagedChannel channel;
+
+    @RegisterExtension
+    static final TestServers SERVED = TestServers.serving(builder -> builder
+            .defaultModel("scorer")
+            .model("scorer", new SeldonModel(new Scorer()))
+            .model("router", new SeldonModel(new RouterCombiner())));
 
     @BeforeAll
     static void start() {
-        server = TestServers.local()
-                .defaultModel("scorer")
-                .model("scorer", new SeldonModel(new Scorer()))
-                .model("router", new SeldonModel(new RouterCombiner()))
-                .start();
-        http = new Http(server.httpPort());
-        channel = TestServers.channel(server);
+        channel = TestServers.channel(SERVED.server());
     }
 
     @AfterAll
     static void stop() throws InterruptedException {
         TestServers.close(channel);
-        server.close();
     }
 
     @Test
     void ndarrayWithNamesAndTagsOverRest() {
-        Http.Answer answer = http.post("/api/v1.0/predictions",
+        Http.Answer answer = SERVED.http().post("/api/v1.0/predictions",
                 "{\"meta\":{\"puid\":\"p-1\",\"tags\":{\"caller\":\"rest\",\"n\":3}},\"data\":{\"names\":[\"a\",\"b\"],\"ndarray\":[[1,2.5]]}}");
         assertEquals(200, answer.status(), answer.text());
         JsonNode body = answer.body();
@@ -187,7 +185,7 @@ class SeldonAdapterTest {
 
     @Test
     void tensorOverRest() {
-        Http.Answer answer = http.post("/api/v1.0/predictions",
+        Http.Answer answer = SERVED.http().post("/api/v1.0/predictions",
                 "{\"data\":{\"names\":[\"x\"],\"tensor\":{\"shape\":[2,1],\"values\":[1,-2]}}}");
         assertEquals(200, answer.status(), answer.text());
         assertEquals("{\"shape\":[2,1],\"values\":[10.0,-20.0]}", answer.body().get("data").get("tensor").toString());
@@ -196,10 +194,10 @@ class SeldonAdapterTest {
 
     @Test
     void strDataAndJsonDataOverRest() {
-        Http.Answer str = http.post("/api/v1.0/predictions", "{\"strData\":\"hello\"}");
+        Http.Answer str = SERVED.http().post("/api/v1.0/predictions", "{\"strData\":\"hello\"}");
         assertEquals(200, str.status(), str.text());
         assertEquals("HELLO", str.body().get("strData").asText(), str.text());
-        Http.Answer json = http.post("/api/v1.0/predictions", "{\"jsonData\":{\"q\":[1,\"two\",null]}}");
+        Http.Answer json = SERVED.http().post("/api/v1.0/predictions", "{\"jsonData\":{\"q\":[1,\"two\",null]}}");
         assertEquals(200, json.status(), json.text());
         assertEquals("{\"q\":[1,\"two\",null],\"scored\":true}", json.body().get("jsonData").toString());
     }
@@ -207,7 +205,7 @@ class SeldonAdapterTest {
     @Test
     void binDataThroughATransformInputOverRest() {
         String payload = java.util.Base64.getEncoder().encodeToString(new byte[] {1, 2, (byte) 255});
-        Http.Answer answer = http.post("/transform-input", "{\"binData\":\"" + payload + "\"}");
+        Http.Answer answer = SERVED.http().post("/transform-input", "{\"binData\":\"" + payload + "\"}");
         assertEquals(200, answer.status(), answer.text());
         assertEquals(java.util.Base64.getEncoder().encodeToString(new byte[] {(byte) 255, 2, 1}),
                 answer.body().get("binData").asText(), answer.text());
@@ -311,7 +309,7 @@ class SeldonAdapterTest {
 
     @Test
     void aV2RequestWithTwoInputsIsRefusedNamingThem() {
-        Http.Answer answer = http.post("/v2/models/scorer/infer", "{\"inputs\":["
+        Http.Answer answer = SERVED.http().post("/v2/models/scorer/infer", "{\"inputs\":["
                 + "{\"name\":\"a\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]},"
                 + "{\"name\":\"b\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[2]}]}");
         assertEquals(400, answer.status(), answer.text());

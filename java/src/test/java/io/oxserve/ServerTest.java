@@ -10,41 +10,29 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** One server in this JVM serving the test models, called over V2 REST and Seldon REST. */
 class ServerTest {
     private static final Models.Batched BATCHED = new Models.Batched();
     private static final Models.Toggled TOGGLED = new Models.Toggled();
-    private static Server server;
-    private static Http http;
 
-    @BeforeAll
-    static void start() {
-        server = TestServers.local()
-                .defaultModel("doubler")
-                .model("doubler", new Models.Doubler())
-                .model("echo", new Models.Echo())
-                .model("direct", new Models.DirectBuffer())
-                .model("rowsum", new Models.RowSum())
-                .model("failing", new Models.Failing())
-                .model("refusing", new Models.Refusing())
-                .model("oom", new Models.OutOfMemory())
-                .model("null", new Models.AnswersNull())
-                .model("batched", BATCHED, ModelOptions.defaults().withMaxBatchSize(16, 0.05))
-                .model("transformer", new Models.Component())
-                .model("toggled", TOGGLED)
-                .model("slow", new Models.Slow(), ModelOptions.defaults().withTimeout(0.2))
-                .start();
-        http = new Http(server.httpPort());
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
+    @RegisterExtension
+    static final TestServers SERVED = TestServers.serving(builder -> builder
+            .defaultModel("doubler")
+            .model("doubler", new Models.Doubler())
+            .model("echo", new Models.Echo())
+            .model("direct", new Models.DirectBuffer())
+            .model("rowsum", new Models.RowSum())
+            .model("failing", new Models.Failing())
+            .model("refusing", new Models.Refusing())
+            .model("oom", new Models.OutOfMemory())
+            .model("null", new Models.AnswersNull())
+            .model("batched", BATCHED, ModelOptions.defaults().withMaxBatchSize(16, 0.05))
+            .model("transformer", new Models.Component())
+            .model("toggled", TOGGLED)
+            .model("slow", new Models.Slow(), ModelOptions.defaults().withTimeout(0.2)));
 
     private static String v2Request(String name, String datatype, String shape, String data) {
         return "{\"inputs\":[{\"name\":\"" + name + "\",\"datatype\":\"" + datatype + "\",\"shape\":" + shape
@@ -53,9 +41,9 @@ class ServerTest {
 
     @Test
     void healthAndMetadataAnswerOverV2() {
-        assertEquals(200, http.get("/v2/health/live").status());
-        assertEquals(200, http.get("/v2/health/ready").status());
-        JsonNode metadata = http.get("/v2/models/rowsum").body();
+        assertEquals(200, SERVED.http().get("/v2/health/live").status());
+        assertEquals(200, SERVED.http().get("/v2/health/ready").status());
+        JsonNode metadata = SERVED.http().get("/v2/models/rowsum").body();
         assertEquals("rowsum", metadata.get("name").asText());
         assertEquals("java-test", metadata.get("platform").asText());
         assertEquals("x", metadata.get("inputs").get(0).get("name").asText());
@@ -66,7 +54,7 @@ class ServerTest {
     private static void awaitStatus(String path, int status) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000_000_000L;
         int last;
-        while ((last = http.get(path).status()) != status && System.nanoTime() < deadline) {
+        while ((last = SERVED.http().get(path).status()) != status && System.nanoTime() < deadline) {
             Thread.sleep(100);
         }
         assertEquals(status, last, path);
@@ -93,7 +81,7 @@ class ServerTest {
 
     @Test
     void v2InferenceRunsTheJavaModel() {
-        Http.Answer answer = http.post("/v2/models/doubler/infer",
+        Http.Answer answer = SERVED.http().post("/v2/models/doubler/infer",
                 "{\"id\":\"r1\"," + v2Request("x", "FP32", "[2,2]", "[1,2,3,4.5]").substring(1));
         assertEquals(200, answer.status(), answer.text());
         assertEquals("r1", answer.body().get("id").asText());
@@ -121,7 +109,7 @@ class ServerTest {
             {"BYTES", "[\"a\",\"\",\"é ok\"]"},
         };
         for (String[] c : cases) {
-            Http.Answer answer = http.post("/v2/models/echo/infer", v2Request("t", c[0], "[3]", c[1]));
+            Http.Answer answer = SERVED.http().post("/v2/models/echo/infer", v2Request("t", c[0], "[3]", c[1]));
             assertEquals(200, answer.status(), c[0] + ": " + answer.text());
             JsonNode output = answer.body().get("outputs").get(0);
             assertEquals(c[0], output.get("datatype").asText());
@@ -131,17 +119,17 @@ class ServerTest {
 
     @Test
     void aDirectBufferAnswerIsRead() {
-        Http.Answer answer = http.post("/v2/models/direct/infer", v2Request("x", "FP32", "[1,3]", "[1,2,3]"));
+        Http.Answer answer = SERVED.http().post("/v2/models/direct/infer", v2Request("x", "FP32", "[1,3]", "[1,2,3]"));
         assertEquals(200, answer.status(), answer.text());
         assertEquals("[1.0,2.0,3.0]", answer.body().get("outputs").get(0).get("data").toString());
     }
 
     @Test
     void declaredInputsAreCheckedBeforeJavaRuns() {
-        Http.Answer ok = http.post("/v2/models/rowsum/infer", v2Request("x", "FP32", "[2,2]", "[1,2,3,4]"));
+        Http.Answer ok = SERVED.http().post("/v2/models/rowsum/infer", v2Request("x", "FP32", "[2,2]", "[1,2,3,4]"));
         assertEquals(200, ok.status(), ok.text());
         assertEquals("[3.0,7.0]", ok.body().get("outputs").get(0).get("data").toString());
-        Http.Answer wrongShape = http.post("/v2/models/rowsum/infer", v2Request("x", "FP32", "[1,3]", "[1,2,3]"));
+        Http.Answer wrongShape = SERVED.http().post("/v2/models/rowsum/infer", v2Request("x", "FP32", "[1,3]", "[1,2,3]"));
         assertEquals(400, wrongShape.status());
         assertTrue(wrongShape.body().get("error").asText().contains("shape"), wrongShape.text());
     }
@@ -149,55 +137,55 @@ class ServerTest {
     @Test
     void aJavaExceptionIsA500WithItsMessageAndTheServerKeepsServing() {
         for (int i = 0; i < 3; i++) {
-            Http.Answer answer = http.post("/v2/models/failing/infer", v2Request("x", "FP32", "[1]", "[1]"));
+            Http.Answer answer = SERVED.http().post("/v2/models/failing/infer", v2Request("x", "FP32", "[1]", "[1]"));
             assertEquals(500, answer.status());
             String error = answer.body().get("error").asText();
             assertTrue(error.contains("java.lang.IllegalStateException: boom: the model failed"), error);
             assertTrue(error.contains("failing"), error);
         }
-        assertEquals(200, http.post("/v2/models/doubler/infer", v2Request("x", "FP32", "[1]", "[1]")).status());
+        assertEquals(200, SERVED.http().post("/v2/models/doubler/infer", v2Request("x", "FP32", "[1]", "[1]")).status());
     }
 
     @Test
     void aModelExceptionAnswersWithItsStatus() {
-        Http.Answer answer = http.post("/v2/models/refusing/infer", v2Request("x", "FP32", "[1]", "[1]"));
+        Http.Answer answer = SERVED.http().post("/v2/models/refusing/infer", v2Request("x", "FP32", "[1]", "[1]"));
         assertEquals(400, answer.status(), "a 4xx of the model's is a bad request: " + answer.text());
         assertEquals("row 0 has a negative age", answer.body().get("error").asText());
     }
 
     @Test
     void anOutOfMemoryErrorIsReportedNotSwallowed() {
-        Http.Answer answer = http.post("/v2/models/oom/infer", v2Request("x", "FP32", "[1]", "[1]"));
+        Http.Answer answer = SERVED.http().post("/v2/models/oom/infer", v2Request("x", "FP32", "[1]", "[1]"));
         assertEquals(500, answer.status());
         assertTrue(answer.body().get("error").asText().contains("raised java.lang.OutOfMemoryError"), answer.text());
-        assertEquals(200, http.post("/v2/models/doubler/infer", v2Request("x", "FP32", "[1]", "[1]")).status());
+        assertEquals(200, SERVED.http().post("/v2/models/doubler/infer", v2Request("x", "FP32", "[1]", "[1]")).status());
     }
 
     @Test
     void aModelPastItsTimeoutIs504AndTheServerKeepsServing() {
-        Http.Answer answer = http.post("/v2/models/slow/infer", v2Request("x", "FP32", "[1]", "[1]"));
+        Http.Answer answer = SERVED.http().post("/v2/models/slow/infer", v2Request("x", "FP32", "[1]", "[1]"));
         assertEquals(504, answer.status(), answer.text());
         assertTrue(answer.body().get("error").asText().contains("did not answer within 200ms"), answer.text());
-        assertEquals(200, http.post("/v2/models/doubler/infer", v2Request("x", "FP32", "[1]", "[1]")).status());
+        assertEquals(200, SERVED.http().post("/v2/models/doubler/infer", v2Request("x", "FP32", "[1]", "[1]")).status());
     }
 
     @Test
     void aNullAnswerIsA500NamingIt() {
-        Http.Answer answer = http.post("/v2/models/null/infer", v2Request("x", "FP32", "[1]", "[1]"));
+        Http.Answer answer = SERVED.http().post("/v2/models/null/infer", v2Request("x", "FP32", "[1]", "[1]"));
         assertEquals(500, answer.status());
         assertTrue(answer.body().get("error").asText().contains("null"), answer.text());
     }
 
     @Test
     void seldonRestReachesTheDefaultModel() {
-        Http.Answer answer = http.post("/api/v1.0/predictions", "{\"data\":{\"ndarray\":[[1.0,2.5]]}}");
+        Http.Answer answer = SERVED.http().post("/api/v1.0/predictions", "{\"data\":{\"ndarray\":[[1.0,2.5]]}}");
         assertEquals(200, answer.status(), answer.text());
         assertEquals("[[2.0,5.0]]", answer.body().get("data").get("ndarray").toString());
     }
 
     @Test
     void aModelWithoutPredictAnswersThatItDoesNotPredict() {
-        Http.Answer answer = http.post("/v2/models/transformer/infer", v2Request("x", "FP64", "[1]", "[1]"));
+        Http.Answer answer = SERVED.http().post("/v2/models/transformer/infer", v2Request("x", "FP64", "[1]", "[1]"));
         assertEquals(501, answer.status(), answer.text());
         assertTrue(answer.body().get("error").asText().contains("does not implement predict"), answer.text());
     }
@@ -210,7 +198,7 @@ class ServerTest {
             for (int i = 0; i < 32; i++) {
                 float value = i;
                 answers.add(pool.submit(() ->
-                        http.post("/v2/models/batched/infer", v2Request("x", "FP32", "[1,1]", "[" + value + "]"))));
+                        SERVED.http().post("/v2/models/batched/infer", v2Request("x", "FP32", "[1,1]", "[" + value + "]"))));
             }
             for (int i = 0; i < answers.size(); i++) {
                 Http.Answer answer = answers.get(i).get();
@@ -225,18 +213,18 @@ class ServerTest {
 
     @Test
     void unknownModelIs404() {
-        assertEquals(404, http.post("/v2/models/nope/infer", v2Request("x", "FP32", "[1]", "[1]")).status());
+        assertEquals(404, SERVED.http().post("/v2/models/nope/infer", v2Request("x", "FP32", "[1]", "[1]")).status());
     }
 
     @Test
     void aTakenPortIsAStartupError() {
         ServerException error = assertThrows(ServerException.class, () -> Server.builder()
                 .host("127.0.0.1")
-                .httpPort(server.httpPort())
+                .httpPort(SERVED.server().httpPort())
                 .grpcPort(Http.freePort())
                 .model("m", new Models.Echo())
                 .start());
-        assertTrue(error.getMessage().contains(String.valueOf(server.httpPort())), error.getMessage());
+        assertTrue(error.getMessage().contains(String.valueOf(SERVED.server().httpPort())), error.getMessage());
     }
 
     @Test

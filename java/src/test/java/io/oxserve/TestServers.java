@@ -3,10 +3,49 @@ package io.oxserve;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
-/** How the tests start a server in this JVM and reach its gRPC port, kept in one place. */
-final class TestServers {
-    private TestServers() {}
+/**
+ * How the tests start a server in this JVM and reach it, kept in one place. Registered as a static
+ * {@code @RegisterExtension} field, it serves a test class's models before its tests and closes the
+ * server after them.
+ */
+final class TestServers implements BeforeAllCallback, AfterAllCallback {
+    private final UnaryOperator<Server.Builder> models;
+    private Server server;
+    private Http http;
+
+    private TestServers(UnaryOperator<Server.Builder> models) {
+        this.models = models;
+    }
+
+    /** A server for the test class: {@link #local()} with what {@code models} adds to it. */
+    static TestServers serving(UnaryOperator<Server.Builder> models) {
+        return new TestServers(models);
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) {
+        server = models.apply(local()).start();
+        http = new Http(server.httpPort());
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        server.close();
+    }
+
+    Server server() {
+        return server;
+    }
+
+    /** A client for the server's HTTP port. */
+    Http http() {
+        return http;
+    }
 
     /** A builder serving on loopback, on free HTTP and gRPC ports, logging warnings and worse. */
     static Server.Builder local() {
