@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.CallOptions;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
@@ -14,15 +13,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Java models called over V2 gRPC and Seldon gRPC with grpc-java. */
 class GrpcTest {
-    private static ManagedChannel channel;
-
     @RegisterExtension
     static final TestServers SERVED = TestServers.serving(builder -> builder
             .logLevel("error")
@@ -30,18 +25,8 @@ class GrpcTest {
             .model("doubler", new Models.Doubler())
             .model("failing", new Models.Failing()));
 
-    @BeforeAll
-    static void start() {
-        channel = TestServers.channel(SERVED.server());
-    }
-
-    @AfterAll
-    static void stop() throws InterruptedException {
-        TestServers.close(channel);
-    }
-
     private static byte[] call(String service, String method, byte[] request) {
-        return ClientCalls.blockingUnaryCall(channel, Protobuf.unary(service, method),
+        return ClientCalls.blockingUnaryCall(SERVED.channel(), Protobuf.unary(service, method),
                 CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS), request);
     }
 

@@ -20,8 +20,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -151,23 +149,12 @@ class SeldonAdapterTest {
     }
 
     private static final RouterCombiner ROUTER = new RouterCombiner();
-    private static ManagedChannel channel;
 
     @RegisterExtension
     static final TestServers SERVED = TestServers.serving(builder -> builder
             .defaultModel("scorer")
             .model("scorer", new SeldonModel(new Scorer()))
             .model("router", new SeldonModel(new RouterCombiner())));
-
-    @BeforeAll
-    static void start() {
-        channel = TestServers.channel(SERVED.server());
-    }
-
-    @AfterAll
-    static void stop() throws InterruptedException {
-        TestServers.close(channel);
-    }
 
     @Test
     void ndarrayWithNamesAndTagsOverRest() {
@@ -212,7 +199,7 @@ class SeldonAdapterTest {
     }
 
     private static SeldonMessage grpcPredict(SeldonMessage request) throws Exception {
-        return grpcPredict(channel, request);
+        return grpcPredict(SERVED.channel(), request);
     }
 
     private static SeldonMessage grpcPredict(ManagedChannel to, SeldonMessage request) throws Exception {

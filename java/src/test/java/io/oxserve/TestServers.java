@@ -11,12 +11,13 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 /**
  * How the tests start a server in this JVM and reach it, kept in one place. Registered as a static
  * {@code @RegisterExtension} field, it serves a test class's models before its tests and closes the
- * server after them.
+ * server (and the gRPC channel, if one was opened) after them.
  */
 final class TestServers implements BeforeAllCallback, AfterAllCallback {
     private final UnaryOperator<Server.Builder> models;
     private Server server;
     private Http http;
+    private ManagedChannel channel;
 
     private TestServers(UnaryOperator<Server.Builder> models) {
         this.models = models;
@@ -34,7 +35,10 @@ final class TestServers implements BeforeAllCallback, AfterAllCallback {
     }
 
     @Override
-    public void afterAll(ExtensionContext context) {
+    public void afterAll(ExtensionContext context) throws InterruptedException {
+        if (channel != null) {
+            close(channel);
+        }
         server.close();
     }
 
@@ -45,6 +49,14 @@ final class TestServers implements BeforeAllCallback, AfterAllCallback {
     /** A client for the server's HTTP port. */
     Http http() {
         return http;
+    }
+
+    /** A channel to the server's gRPC port, opened on first use and closed with the server. */
+    ManagedChannel channel() {
+        if (channel == null) {
+            channel = channel(server);
+        }
+        return channel;
     }
 
     /** A builder serving on loopback, on free HTTP and gRPC ports, logging warnings and worse. */
