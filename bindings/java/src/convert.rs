@@ -20,6 +20,8 @@ use jni::objects::{
     JObjectArray, JPrimitiveArray, JShortArray, JString, JValue, TypeArray,
 };
 use jni::refs::Global;
+use jni::signature::MethodSignature;
+use jni::strings::JNIStr;
 use jni::{Env, jni_sig, jni_str};
 use oxserve_core::{
     DataType, Error, Feedback, InferenceRequest, InferenceResponse, Meta, Parameters, Result, Tensor,
@@ -146,30 +148,21 @@ pub fn request_to_java<'local>(
     classes: &JavaClasses,
     request: &InferenceRequest,
 ) -> jni::errors::Result<JObject<'local>> {
-    let id = java_string(env, request.id.as_deref())?;
-    let model = java_string(env, Some(&request.model_name))?;
-    let parameters = java_parameters(env, &request.parameters)?;
-    let meta = java_meta(env, &request.meta)?;
-    let [names, datatypes, shapes, buffers, tensor_parameters] = tensor_arrays(env, &request.inputs)?;
-    env.call_static_method(
-        &classes.bridge,
+    let message = Message {
+        id: request.id.as_deref(),
+        model: &request.model_name,
+        parameters: &request.parameters,
+        meta: &request.meta,
+        tensors: &request.inputs,
+    };
+    message.to_java(
+        env,
+        classes,
         jni_str!("request"),
-        jni_sig!(
+        &jni_sig!(
             "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[[J[Ljava/nio/ByteBuffer;[Ljava/lang/String;)Lio/oxserve/InferenceRequest;"
         ),
-        &[
-            JValue::Object(&id),
-            JValue::Object(&model),
-            JValue::Object(&parameters),
-            JValue::Object(&meta),
-            JValue::Object(&names),
-            JValue::Object(&datatypes),
-            JValue::Object(&shapes),
-            JValue::Object(&buffers),
-            JValue::Object(&tensor_parameters),
-        ],
-    )?
-    .l()
+    )
 }
 
 /// A response as an `io.oxserve.InferenceResponse`.
@@ -178,30 +171,64 @@ pub fn response_to_java<'local>(
     classes: &JavaClasses,
     response: &InferenceResponse,
 ) -> jni::errors::Result<JObject<'local>> {
-    let id = java_string(env, response.id.as_deref())?;
-    let model = java_string(env, Some(&response.model_name))?;
-    let parameters = java_parameters(env, &response.parameters)?;
-    let meta = java_meta(env, &response.meta)?;
-    let [names, datatypes, shapes, buffers, tensor_parameters] = tensor_arrays(env, &response.outputs)?;
-    env.call_static_method(
-        &classes.bridge,
+    let message = Message {
+        id: response.id.as_deref(),
+        model: &response.model_name,
+        parameters: &response.parameters,
+        meta: &response.meta,
+        tensors: &response.outputs,
+    };
+    message.to_java(
+        env,
+        classes,
         jni_str!("response"),
-        jni_sig!(
+        &jni_sig!(
             "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[[J[Ljava/nio/ByteBuffer;[Ljava/lang/String;)Lio/oxserve/InferenceResponse;"
         ),
-        &[
-            JValue::Object(&id),
-            JValue::Object(&model),
-            JValue::Object(&parameters),
-            JValue::Object(&meta),
-            JValue::Object(&names),
-            JValue::Object(&datatypes),
-            JValue::Object(&shapes),
-            JValue::Object(&buffers),
-            JValue::Object(&tensor_parameters),
-        ],
-    )?
-    .l()
+    )
+}
+
+/// The parts that requests and responses share, handed to the `io.oxserve.Bridge` factory that
+/// builds the Java record from them.
+struct Message<'a> {
+    id: Option<&'a str>,
+    model: &'a str,
+    parameters: &'a Parameters,
+    meta: &'a Meta,
+    tensors: &'a [Tensor],
+}
+
+impl Message<'_> {
+    fn to_java<'local>(
+        &self,
+        env: &mut Env<'local>,
+        classes: &JavaClasses,
+        factory: &JNIStr,
+        signature: &MethodSignature<'_, '_>,
+    ) -> jni::errors::Result<JObject<'local>> {
+        let id = java_string(env, self.id)?;
+        let model = java_string(env, Some(self.model))?;
+        let parameters = java_parameters(env, self.parameters)?;
+        let meta = java_meta(env, self.meta)?;
+        let [names, datatypes, shapes, buffers, tensor_parameters] = tensor_arrays(env, self.tensors)?;
+        env.call_static_method(
+            &classes.bridge,
+            factory,
+            signature,
+            &[
+                JValue::Object(&id),
+                JValue::Object(&model),
+                JValue::Object(&parameters),
+                JValue::Object(&meta),
+                JValue::Object(&names),
+                JValue::Object(&datatypes),
+                JValue::Object(&shapes),
+                JValue::Object(&buffers),
+                JValue::Object(&tensor_parameters),
+            ],
+        )?
+        .l()
+    }
 }
 
 /// The answers a combiner aggregates, as the `java.util.List` its method takes.
