@@ -50,8 +50,9 @@ impl JavaClasses {
     }
 }
 
-/// A Java model behind the [`Unit`] trait. Operations the model does not implement keep the
-/// [`Unit`] defaults.
+/// A Java model behind the [`Unit`] trait. Transforms the model does not implement pass the
+/// message through, as the [`Unit`] defaults do; any other call it does not implement answers
+/// `Unimplemented` from [`ForeignModel::call`], as the Python and R units do.
 pub struct JavaUnit {
     model: ForeignModel<Job>,
     health: Arc<Health>,
@@ -255,12 +256,6 @@ impl Unit for JavaUnit {
     }
 
     async fn predict(&self, request: InferenceRequest) -> Result<InferenceResponse> {
-        if !self.supports("predict") {
-            return Err(Error::unimplemented(format!(
-                "model '{}' does not implement predict",
-                self.model.metadata().name
-            )));
-        }
         self.model.check(&request)?;
         self.call("predict", self.model.limit(Some(&request)), move |env, classes, model, release| {
             let message = convert::request_to_java(env, classes, &request)?;
@@ -333,12 +328,6 @@ impl Unit for JavaUnit {
     }
 
     async fn route(&self, request: &InferenceRequest) -> Result<i32> {
-        if !self.supports("route") {
-            return Err(Error::unimplemented(format!(
-                "unit '{}' does not route",
-                self.model.metadata().name
-            )));
-        }
         self.model.check(request)?;
         let request = request.clone();
         self.call("route", self.model.limit(Some(&request)), move |env, classes, model, _| {
@@ -357,12 +346,6 @@ impl Unit for JavaUnit {
     }
 
     async fn aggregate(&self, responses: Vec<InferenceResponse>) -> Result<InferenceResponse> {
-        if !self.supports("aggregate") {
-            return Err(Error::unimplemented(format!(
-                "unit '{}' does not aggregate",
-                self.model.metadata().name
-            )));
-        }
         let model_name = self.model.metadata().name.clone();
         self.call("aggregate", self.model.limit(None), move |env, classes, model, release| {
             let messages = convert::responses_to_java(env, classes, &responses)?;
@@ -381,12 +364,6 @@ impl Unit for JavaUnit {
     }
 
     async fn send_feedback(&self, feedback: Feedback) -> Result<InferenceResponse> {
-        if !self.supports("send_feedback") {
-            return Err(Error::unimplemented(format!(
-                "unit '{}' does not take feedback",
-                self.model.metadata().name
-            )));
-        }
         let model_name = self.model.metadata().name.clone();
         self.call("send_feedback", self.model.limit(None), move |env, classes, model, release| {
             let message = convert::feedback_to_java(env, classes, &feedback)?;
