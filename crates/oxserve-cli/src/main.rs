@@ -110,11 +110,14 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(dir) = &args.model_repository {
         let foreign = foreign_models(dir).map_err(|e| e.to_string())?;
         if !foreign.is_empty() {
+            let mut source = vec!["--model-repository".into(), dir.into()];
+            if let Some(model) = &args.default_model {
+                source.extend(["--default-model".into(), model.into()]);
+            }
             let handover = python_host::Handover {
-                repository: dir,
+                source,
                 foreign: &foreign,
                 listen: &args.listen,
-                default_model: args.default_model.as_deref(),
                 onnxruntime_lib: args.onnxruntime_lib.as_deref(),
                 python: args.python.as_deref(),
             };

@@ -1,22 +1,25 @@
-//! `oxserve serve` on a repository that needs Python: prepackaged Python servers (scikit-learn,
-//! XGBoost, LightGBM, MLflow, TensorFlow) and users' classes run in the oxserve Python package,
-//! whose server is this same Rust core and also loads the ONNX folders beside them. So the command
-//! replaces itself with `python -m oxserve` on the whole repository, keeping its process id (what a
-//! container's signals reach), its environment and its listening flags.
+//! `oxserve serve` on a repository, or `oxserve run` on a graph, that needs Python: prepackaged
+//! Python servers (scikit-learn, XGBoost, LightGBM, MLflow, TensorFlow) and users' classes run in
+//! the oxserve Python package, whose server is this same Rust core and also loads the ONNX models
+//! beside them. So the command replaces itself with `python -m oxserve` on the whole repository or
+//! graph, keeping its process id (what a container's signals reach), its environment and its
+//! listening flags.
 
+use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::listen::ListenArgs;
 
-/// How to hand a repository over to Python.
+/// How to hand a repository or a graph over to Python.
 pub struct Handover<'a> {
-    pub repository: &'a Path,
-    /// The models that need Python, as (name, implementation), for messages.
+    /// What `python -m oxserve` serves: `--model-repository DIR` or `--graph FILE`, and the
+    /// options that go with it.
+    pub source: Vec<OsString>,
+    /// The units that need Python, as (name, implementation or class), for messages.
     pub foreign: &'a [(String, String)],
     pub listen: &'a ListenArgs,
-    pub default_model: Option<&'a str>,
     pub onnxruntime_lib: Option<&'a Path>,
     /// The interpreter chosen by the user (`--python`), if any.
     pub python: Option<&'a Path>,
@@ -35,13 +38,10 @@ impl Handover<'_> {
                 python.display()
             );
         }
-        tracing::info!(python = %python.display(), "{}: serving the repository from the oxserve Python package", self.described());
+        tracing::info!(python = %python.display(), "{}: serving from the oxserve Python package", self.described());
         let mut command = Command::new(&python);
-        command.args(["-m", "oxserve", "--model-repository"]).arg(self.repository);
+        command.args(["-m", "oxserve"]).args(&self.source);
         command.args(self.listen.python_flags());
-        if let Some(model) = self.default_model {
-            command.args(["--default-model", model]);
-        }
         if let Some(lib) = self.onnxruntime_lib {
             command.env("ORT_DYLIB_PATH", lib);
         }
@@ -50,12 +50,13 @@ impl Handover<'_> {
     }
 
     fn described(&self) -> String {
-        let models: Vec<String> = self
+        let units: Vec<String> = self
             .foreign
             .iter()
             .map(|(name, implementation)| format!("'{name}' ({implementation})"))
             .collect();
-        format!("model{} {}", if models.len() == 1 { "" } else { "s" }, models.join(", "))
+        let kind = if self.source.first().is_some_and(|flag| flag == "--graph") { "unit" } else { "model" };
+        format!("{kind}{} {}", if units.len() == 1 { "" } else { "s" }, units.join(", "))
     }
 }
 

@@ -1,6 +1,5 @@
 //! From a [`GraphSpec`] to a running [`Graph`]: each node's unit is loaded, built or connected.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use oxserve_core::{Result, Unit};
@@ -12,21 +11,29 @@ use crate::graph::{Graph, Node};
 use crate::metrics::GraphMetrics;
 use crate::spec::{GraphSpec, InputStage, NodeSpec, UnitSpec};
 
-/// Loads a model file as a unit named by the second argument; `oxserve run` passes the same
-/// loader `oxserve serve` uses, so a graph's models get the scheduler and batching too.
-pub type ModelLoader<'a> = dyn Fn(&Path, &str) -> Result<Arc<dyn Unit>> + 'a;
+/// What runs a graph's units that live in this process besides the built-in ones: `oxserve run`
+/// loads model files itself, and the hosts of a language (the Python package, the JVM) also build
+/// that language's classes and prepackaged servers.
+pub trait Host {
+    /// The unit of a node whose [`UnitSpec`] is `Model`, `Server` or `Class`, named as the node.
+    /// Models get the scheduler and batching of `oxserve serve`.
+    fn load(&self, node: &NodeSpec) -> Result<Arc<dyn Unit>>;
+}
+
+/// A function of the node is a host: tests and simple embedders need no type of their own.
+impl<F: Fn(&NodeSpec) -> Result<Arc<dyn Unit>>> Host for F {
+    fn load(&self, node: &NodeSpec) -> Result<Arc<dyn Unit>> {
+        self(node)
+    }
+}
 
 /// Builds the servable: the graph, or a [`Deployment`] of several when the file has several
 /// predictors. Unit calls and routers' state are reported to `metrics`.
-pub fn assemble(
-    spec: &GraphSpec,
-    load_model: &ModelLoader<'_>,
-    metrics: &GraphMetrics,
-) -> Result<Arc<dyn Unit>> {
+pub fn assemble(spec: &GraphSpec, host: &dyn Host, metrics: &GraphMetrics) -> Result<Arc<dyn Unit>> {
     let mut serving = Vec::new();
     let mut shadow = None;
     for predictor in &spec.predictors {
-        let graph = Graph::new(spec.name.clone(), node(&predictor.root, load_model, metrics)?);
+        let graph = Graph::new(spec.name.clone(), node(&predictor.root, host, metrics)?);
         if predictor.shadow {
             shadow = Some(graph);
         } else {
@@ -40,23 +47,24 @@ pub fn assemble(
     Ok(Arc::new(Deployment::new(serving, shadow)?))
 }
 
-fn node(spec: &NodeSpec, load_model: &ModelLoader<'_>, metrics: &GraphMetrics) -> Result<Node> {
+fn node(spec: &NodeSpec, host: &dyn Host, metrics: &GraphMetrics) -> Result<Node> {
     let children =
-        spec.children.iter().map(|child| node(child, load_model, metrics)).collect::<Result<Vec<_>>>()?;
+        spec.children.iter().map(|child| node(child, host, metrics)).collect::<Result<Vec<_>>>()?;
     let (unit, label) = match &spec.unit {
-        UnitSpec::Model(path) => {
-            let model = load_model(path, &spec.name).map_err(|e| e.context(&spec.at))?;
+        UnitSpec::Model(_) | UnitSpec::Server { .. } => {
+            let model = host.load(spec).map_err(|e| e.context(&spec.at))?;
             // A model placed as a transformer transforms by predicting: there is no other call
-            // a model file can answer.
+            // a model file or a prepackaged server can answer.
             let transforms = spec.stages.input == Some(InputStage::TransformInput) || spec.stages.output;
             let unit: Arc<dyn Unit> =
                 if transforms { Arc::new(ModelAsTransformer::new(model)) } else { model };
-            (unit, path.display().to_string())
+            (unit, label(&spec.unit))
         }
-        UnitSpec::Builtin(kind) => (builtin::build(*kind, spec, &metrics.routers)?, kind.name().to_string()),
+        UnitSpec::Class(_) => (host.load(spec).map_err(|e| e.context(&spec.at))?, label(&spec.unit)),
+        UnitSpec::Builtin(kind) => (builtin::build(*kind, spec, &metrics.routers)?, label(&spec.unit)),
         UnitSpec::Remote(remote) => {
             let unit = crate::remote::connect(&spec.name, remote).map_err(|e| e.context(&spec.at))?;
-            (unit, remote.url())
+            (unit, label(&spec.unit))
         }
     };
     Ok(Node {
@@ -69,4 +77,15 @@ fn node(spec: &NodeSpec, load_model: &ModelLoader<'_>, metrics: &GraphMetrics) -
         condition: spec.condition.clone(),
         calls: metrics.unit(&spec.name),
     })
+}
+
+/// What `meta.requestPath` records for a unit of this process.
+fn label(unit: &UnitSpec) -> String {
+    match unit {
+        UnitSpec::Model(path) => path.display().to_string(),
+        UnitSpec::Server { implementation, folder } => format!("{implementation}:{}", folder.display()),
+        UnitSpec::Class(class) => format!("{}:{}", class.language.name().to_lowercase(), class.class),
+        UnitSpec::Builtin(builtin) => builtin.name().to_string(),
+        UnitSpec::Remote(remote) => remote.url(),
+    }
 }

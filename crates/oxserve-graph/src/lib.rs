@@ -4,8 +4,9 @@
 //! native YAML) is assembled ([`assemble`]) into one [`oxserve_core::Unit`]: a graph of nodes,
 //! or several such graphs sharing the traffic (a deployment's predictors). The server serves it
 //! like a model, through every protocol, and feedback reaches its routers. Its nodes are units
-//! too: model files loaded in this process, built-in routers and combiners (`builtin`), and
-//! units of other servers reached over REST or gRPC (`remote`).
+//! too: model files, prepackaged servers and users' classes run in this process by its [`Host`],
+//! built-in routers and combiners (`builtin`), and units of other servers reached over REST or
+//! gRPC (`remote`).
 
 mod adapt;
 mod assemble;
@@ -18,6 +19,6 @@ mod metrics;
 mod remote;
 pub mod spec;
 
-pub use assemble::{ModelLoader, assemble};
+pub use assemble::{Host, assemble};
 pub use condition::Condition;
 pub use metrics::GraphMetrics;

@@ -79,7 +79,13 @@ fn build(yaml: &str) -> (Arc<dyn Unit>, Counts, GraphMetrics) {
 fn build_spec(spec: spec::GraphSpec) -> (Arc<dyn Unit>, Counts, GraphMetrics) {
     let counts: Counts = Arc::default();
     let metrics = GraphMetrics::new();
-    let loader = |path: &Path, name: &str| -> Result<Arc<dyn Unit>> {
+    let loader = |node: &spec::NodeSpec| -> Result<Arc<dyn Unit>> {
+        let path = match &node.unit {
+            spec::UnitSpec::Model(path) => path,
+            spec::UnitSpec::Class(class) => Path::new(&class.class),
+            other => panic!("not a local unit: {other:?}"),
+        };
+        let name = &node.name;
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let calls = Arc::new(Calls::default());
         counts.lock().unwrap().push((name.to_string(), calls.clone()));
@@ -292,7 +298,7 @@ async fn a_bandit_needs_the_routing_back_and_a_reward_in_range() {
 #[tokio::test]
 async fn builtin_parameters_are_checked() {
     let metrics = GraphMetrics::new();
-    let no_models = |_: &Path, _: &str| -> Result<Arc<dyn Unit>> { Err(Error::internal("no models here")) };
+    let no_models = |_: &spec::NodeSpec| -> Result<Arc<dyn Unit>> { Err(Error::internal("no models here")) };
     let cases = [
         (
             "EPSILON_GREEDY",

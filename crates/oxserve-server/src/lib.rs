@@ -17,7 +17,9 @@ mod triton_config;
 pub use config::ServerConfig;
 pub use metrics::Metrics;
 pub use registry::Registry;
-pub use repository::{foreign_models, load_model_file, load_model_folder, load_repository};
+pub use repository::{
+    foreign_model, foreign_models, load_model_file, load_model_folder, load_model_path, load_repository,
+};
 pub use serve::{serve, serve_until};
 
 use std::future::Future;

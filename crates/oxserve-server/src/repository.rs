@@ -46,19 +46,25 @@ pub fn load_repository(dir: &Path, metrics: &Metrics) -> Result<Vec<Arc<dyn Unit
 pub fn foreign_models(dir: &Path) -> Result<Vec<(String, String)>> {
     let mut foreign = Vec::new();
     for folder in model_folders(dir)? {
-        let settings_path = folder.join(SETTINGS_FILE);
-        if !settings_path.is_file() {
-            continue;
-        }
-        let settings = ModelSettings::from_file(&settings_path)?;
-        if let Some(implementation) =
-            settings.implementation.filter(|i| !ONNX_IMPLEMENTATIONS.contains(&i.as_str()))
-        {
-            let name = settings.name.unwrap_or_else(|| folder_name(&folder));
-            foreign.push((name, implementation));
-        }
+        foreign.extend(foreign_model(&folder)?);
     }
     Ok(foreign)
+}
+
+/// The model in `folder` as (name, implementation) when its `implementation` is one this build
+/// does not run (see [`foreign_models`]); a graph's host asks it of each model folder.
+pub fn foreign_model(folder: &Path) -> Result<Option<(String, String)>> {
+    let settings_path = folder.join(SETTINGS_FILE);
+    if !settings_path.is_file() {
+        return Ok(None);
+    }
+    let settings = ModelSettings::from_file(&settings_path)?;
+    Ok(settings.implementation.filter(|i| !ONNX_IMPLEMENTATIONS.contains(&i.as_str())).map(
+        |implementation| {
+            let name = settings.name.unwrap_or_else(|| folder_name(folder));
+            (name, implementation)
+        },
+    ))
 }
 
 /// The sub-folders of a repository, in name order.
@@ -252,6 +258,20 @@ fn version_folders(folder: &Path) -> Result<Vec<u64>> {
 /// Loads one model file with default settings; its inputs and outputs come from the file.
 pub fn load_model_file(path: &Path, name: &str, metrics: &Metrics) -> Result<Arc<dyn Unit>> {
     load(name, path, &ModelSettings::default(), metrics)
+}
+
+/// Loads the model a graph node names by its path: a model file under the node's `name`, or a
+/// repository's model folder with its settings (batching included) and its own name.
+pub fn load_model_path(path: &Path, name: &str, metrics: &Metrics) -> Result<Arc<dyn Unit>> {
+    if !path.is_dir() {
+        return load_model_file(path, name, metrics);
+    }
+    load_model_folder(path, metrics)?.ok_or_else(|| {
+        Error::invalid(format!(
+            "{}: no model here (model.onnx, {SETTINGS_FILE} or Triton's layout)",
+            path.display()
+        ))
+    })
 }
 
 /// Loads a model with its runtime and puts its scheduler in front: every model gets a bounded

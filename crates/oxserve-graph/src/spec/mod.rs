@@ -26,6 +26,19 @@ pub struct GraphSpec {
     pub predictors: Vec<PredictorSpec>,
 }
 
+impl GraphSpec {
+    /// Every node of every predictor, each root before its children.
+    pub fn nodes(&self) -> Vec<&NodeSpec> {
+        fn walk<'a>(node: &'a NodeSpec, out: &mut Vec<&'a NodeSpec>) {
+            out.push(node);
+            node.children.iter().for_each(|child| walk(child, out));
+        }
+        let mut out = Vec::new();
+        self.predictors.iter().for_each(|predictor| walk(&predictor.root, &mut out));
+        out
+    }
+}
+
 /// One predictor of a SeldonDeployment: a graph that takes a share of the traffic, or a copy of
 /// it (`shadow`). The native form has one.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +120,27 @@ pub struct Stages {
     pub sequence: bool,
 }
 
+impl Stages {
+    /// The unit operations the executor calls, by the names the language bindings give them, so
+    /// that a host can check at load time that a class implements them.
+    pub fn operations(&self) -> Vec<&'static str> {
+        let mut operations = Vec::new();
+        match self.input {
+            Some(InputStage::Predict) => operations.push("predict"),
+            Some(InputStage::TransformInput) => operations.push("transform_input"),
+            None => {}
+        }
+        let flagged = [
+            (self.route, "route"),
+            (self.aggregate, "aggregate"),
+            (self.output, "transform_output"),
+            (self.feedback, "send_feedback"),
+        ];
+        operations.extend(flagged.into_iter().filter(|(on, _)| *on).map(|(_, name)| name));
+        operations
+    }
+}
+
 /// The call a node's input stage makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputStage {
@@ -117,12 +151,67 @@ pub enum InputStage {
 /// What runs a node.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UnitSpec {
-    /// A model file served in this process (ONNX), through the same loader as `oxserve serve`.
+    /// A model file or a model folder served in this process, through the same loader as
+    /// `oxserve serve`: ONNX, or a folder whose `model-settings.json` names a prepackaged server.
     Model(PathBuf),
+    /// A prepackaged server on the folder of its model file, as Seldon's `implementation:
+    /// SKLEARN_SERVER` with a `modelUri`; the Python package serves it.
+    Server { implementation: String, folder: PathBuf },
+    /// A user's class, built in this process by its language's host.
+    Class(ClassSpec),
     /// A unit of oxserve itself.
     Builtin(Builtin),
     /// Another server, reached over the network.
     Remote(RemoteSpec),
+}
+
+impl UnitSpec {
+    /// The language whose runtime must host this unit, if any: a graph runs in one process, so
+    /// its classes and prepackaged servers must share a language.
+    pub fn language(&self) -> Option<Language> {
+        match self {
+            UnitSpec::Class(class) => Some(class.language),
+            UnitSpec::Server { .. } => Some(Language::Python),
+            UnitSpec::Model(_) | UnitSpec::Builtin(_) | UnitSpec::Remote(_) => None,
+        }
+    }
+}
+
+/// A user's model class: a Seldon-style class in Python, or an `io.oxserve.Model` in Java.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassSpec {
+    pub language: Language,
+    /// Python: Seldon's interface name (`Module.Class`, or `Class` defined in `Class.py`) or
+    /// `module:Class`; Java: the class's binary name (`com.example.MyModel`).
+    pub class: String,
+    /// Where the class is found: folders put first on Python's `sys.path`, or the Java class
+    /// path's folders and jars. Relative entries are resolved against the graph file's folder.
+    pub classpath: Vec<PathBuf>,
+}
+
+/// The languages whose classes a graph can run in its own process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Language {
+    Python,
+    Java,
+}
+
+impl Language {
+    /// The `implementation` value that names the language.
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Python => "PYTHON",
+            Language::Java => "JAVA",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Language> {
+        match name {
+            "PYTHON" => Some(Language::Python),
+            "JAVA" => Some(Language::Java),
+            _ => None,
+        }
+    }
 }
 
 /// The built-in units.
@@ -289,6 +378,7 @@ pub fn parse(text: &str, folder: &Path, default_name: &str) -> Result<GraphSpec>
         }
         _ => native::convert(typed(text)?, folder, default_name)?,
     };
+    check_one_language(&spec)?;
     for predictor in &spec.predictors {
         check_condition(&predictor.root, None, 0)?;
         validate(&predictor.root)?;
@@ -373,6 +463,32 @@ fn check_condition(node: &NodeSpec, parent: Option<&NodeSpec>, index: usize) -> 
             "has the condition '{condition}', which only the steps of a SWITCH or a SEQUENCE have"
         )),
     }
+}
+
+/// A graph runs in one process, which hosts one language besides Rust: Python (classes and
+/// prepackaged servers) or Java.
+fn check_one_language(spec: &GraphSpec) -> Result<()> {
+    let mut first: Option<(&NodeSpec, Language)> = None;
+    for node in spec.nodes() {
+        let Some(language) = node.unit.language() else { continue };
+        match first {
+            None => first = Some((node, language)),
+            Some((other, theirs)) if theirs != language => {
+                return Err(Error::invalid(format!(
+                    "{}: node '{}' runs in {} but node '{}' ({}) runs in {}; one process hosts one of \
+                     them, so serve one as a remote unit (an endpoint)",
+                    node.at,
+                    node.name,
+                    language.name(),
+                    other.name,
+                    other.at,
+                    theirs.name()
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 fn check_unique<'a>(node: &'a NodeSpec, names: &mut std::collections::BTreeSet<&'a str>) -> Result<()> {

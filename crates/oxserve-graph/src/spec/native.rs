@@ -16,6 +16,17 @@
 //!       # V2 units also take `model: NAME` (default: the node's name).
 //! ```
 //!
+//! Units in this process besides model files: a user's class (`implementation: PYTHON` or
+//! `JAVA`, with `class` and an optional `classpath`; its `parameters` are the constructor's, as
+//! Seldon passes them) and a prepackaged server on a model folder (`implementation:
+//! SKLEARN_SERVER` or `sklearn`, … with `model: FOLDER`):
+//!
+//! ```yaml
+//!     - {name: scale, type: TRANSFORMER, implementation: PYTHON, class: Scaler, classpath: [scaler]}
+//!     - {name: lr, implementation: JAVA, class: com.example.Logistic, classpath: [lr/target/classes]}
+//!     - {name: forest, implementation: SKLEARN_SERVER, model: models/forest}
+//! ```
+//!
 //! A child of a SWITCH or a SEQUENCE may have a `condition`, a GJSON path as in a KServe
 //! InferenceGraph ([`Condition`](crate::Condition)).
 
@@ -27,8 +38,8 @@ use oxserve_core::{Error, Result};
 use serde::Deserialize;
 
 use super::{
-    Builtin, Condition, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, NodeSpec, NodeType,
-    Parameters, PredictorSpec, Protocol, RemoteSpec, Transport, UnitSpec,
+    Builtin, ClassSpec, Condition, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, Language,
+    NodeSpec, NodeType, Parameters, PredictorSpec, Protocol, RemoteSpec, Transport, UnitSpec,
 };
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +68,27 @@ struct Node {
     children: Vec<Node>,
     #[serde(default)]
     condition: Option<String>,
+    #[serde(default)]
+    class: Option<String>,
+    #[serde(default)]
+    classpath: Option<Paths>,
+}
+
+/// One path or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Paths {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Paths {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Paths::One(path) => vec![path],
+            Paths::Many(paths) => paths,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -123,23 +155,49 @@ pub(super) fn convert(file: File, folder: &Path, default_name: &str) -> Result<G
 }
 
 fn node(node: Node, at: String, folder: &Path) -> Result<NodeSpec> {
-    let builtin = match &node.implementation {
-        None => None,
-        Some(name) => Some(Builtin::parse(name).ok_or_else(|| {
-            Error::invalid(format!(
-                "{at}.implementation: '{name}' is not a built-in unit; expected one of {} \
-                 (a model is `model: PATH`)",
+    let implementation = node.implementation.as_deref();
+    let builtin = implementation.and_then(Builtin::parse);
+    let language = implementation.and_then(Language::parse);
+    if language.is_none() && (node.class.is_some() || node.classpath.is_some()) {
+        let field = if node.class.is_some() { "class" } else { "classpath" };
+        return Err(Error::invalid(format!(
+            "{at}.{field}: only a class unit has one; give `implementation: PYTHON` or `JAVA`"
+        )));
+    }
+    let unit = match (implementation, builtin, language, node.model, node.endpoint) {
+        (_, Some(builtin), _, None, None) => UnitSpec::Builtin(builtin),
+        (_, _, Some(language), None, None) => {
+            let class = node.class.ok_or_else(|| {
+                Error::invalid(format!("{at}.class: a {} unit needs the class to build", language.name()))
+            })?;
+            let classpath = match (node.classpath, language) {
+                (Some(paths), _) => paths.into_vec(),
+                // Seldon's Python wrapper imports the class from its working folder.
+                (None, Language::Python) => vec![".".into()],
+                (None, Language::Java) => Vec::new(),
+            };
+            let classpath = classpath
+                .iter()
+                .map(|path| super::model_path(path, folder, &format!("{at}.classpath")))
+                .collect::<Result<Vec<_>>>()?;
+            UnitSpec::Class(ClassSpec { language, class, classpath })
+        }
+        (Some(server), None, None, Some(model), None) => UnitSpec::Server {
+            implementation: server.to_string(),
+            folder: super::model_path(&model, folder, &format!("{at}.model"))?,
+        },
+        (Some(name), None, None, None, None) => {
+            return Err(Error::invalid(format!(
+                "{at}.implementation: '{name}' is not a built-in unit ({}) nor PYTHON or JAVA; a \
+                 prepackaged server such as SKLEARN_SERVER needs `model: FOLDER`",
                 Builtin::names()
-            ))
-        })?),
-    };
-    let unit = match (builtin, node.model, node.endpoint) {
-        (Some(builtin), None, None) => UnitSpec::Builtin(builtin),
-        (None, Some(model), None) => {
+            )));
+        }
+        (None, _, _, Some(model), None) => {
             UnitSpec::Model(super::model_path(&model, folder, &format!("{at}.model"))?)
         }
-        (None, None, Some(endpoint)) => UnitSpec::Remote(remote(endpoint, &node.name)),
-        (None, None, None) => {
+        (None, _, _, None, Some(endpoint)) => UnitSpec::Remote(remote(endpoint, &node.name)),
+        (None, _, _, None, None) => {
             return Err(Error::invalid(format!(
                 "{at}: node '{}' needs one of implementation, model or endpoint",
                 node.name

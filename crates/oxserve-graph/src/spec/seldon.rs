@@ -1,13 +1,15 @@
 //! SeldonDeployment manifests (`machinelearning.seldon.io/v1`), read for their graph.
 //!
 //! Locally there is no cluster to start containers, so each node must say how it runs without
-//! one: a built-in `implementation`, a `modelUri` on this machine, an `endpoint` of a server that
-//! already runs, or a container image of Seldon's bandit routers (`seldonio/mab_epsilon_greedy`,
-//! `seldonio/mab_thompson_sampling`), which oxserve has built in. Kubernetes-only fields
+//! one: a built-in `implementation`, a `modelUri` on this machine (a model, a prepackaged server's
+//! model folder such as `SKLEARN_SERVER`'s, or the source folder of a Seldon Python class), an
+//! `endpoint` of a server that already runs, or a container image of Seldon's bandit routers
+//! (`seldonio/mab_epsilon_greedy`, `seldonio/mab_thompson_sampling`), which oxserve has built in.
+//! Kubernetes-only fields
 //! (`componentSpecs`, `replicas`, `hpaSpec`, `svcOrchSpec`, …) are accepted and not acted on.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use oxserve_core::{Error, Result};
@@ -16,8 +18,8 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::{
-    Builtin, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, InputStage, NodeSpec, NodeType,
-    Parameters, PredictorSpec, Protocol, RemoteSpec, Stages, Transport, UnitSpec,
+    Builtin, ClassSpec, DEFAULT_REMOTE_RETRIES, DEFAULT_REMOTE_TIMEOUT, GraphSpec, InputStage, Language,
+    NodeSpec, NodeType, Parameters, PredictorSpec, Protocol, RemoteSpec, Stages, Transport, UnitSpec,
 };
 
 #[derive(Debug, Deserialize)]
@@ -298,13 +300,15 @@ fn node(node: Node, at: String, context: &Context<'_>) -> Result<NodeSpec> {
             UnitSpec::Remote(remote(endpoint, &node.name, &format!("{at}.endpoint"), context)?)
         }
         (None, Some(uri), None) => {
-            UnitSpec::Model(super::model_path(uri, context.folder, &format!("{at}.modelUri"))?)
+            let path = super::model_path(uri, context.folder, &format!("{at}.modelUri"))?;
+            local_unit(node.implementation.as_deref(), path, &at)?
         }
         (None, None, None) => {
             let image = context.images.get(&node.name).map_or(String::new(), |i| format!(" (image {i})"));
             return Err(Error::invalid(format!(
                 "{at}: node '{}'{image} runs in a container, which `oxserve run` cannot start; \
-                 give it a local modelUri, an endpoint of a running server, or a built-in implementation",
+                 give it a local modelUri (a model, or the source folder of a Seldon Python class \
+                 with its .s2i/environment), an endpoint of a running server, or a built-in implementation",
                 node.name
             )));
         }
@@ -342,6 +346,46 @@ fn node(node: Node, at: String, context: &Context<'_>) -> Result<NodeSpec> {
         from_request: false,
         condition: None,
     })
+}
+
+/// What runs a node with a local `modelUri`: a model read by the repository loader (Seldon's
+/// `TRITON_SERVER` reads Triton's layout, which that loader reads too), a prepackaged server named
+/// by `implementation`, or, in a folder built for Seldon's Python wrapper (`.s2i/environment`
+/// naming `MODEL_NAME`), the user's class, imported from that folder.
+fn local_unit(implementation: Option<&str>, path: PathBuf, at: &str) -> Result<UnitSpec> {
+    match implementation {
+        None | Some("UNKNOWN_IMPLEMENTATION" | "TRITON_SERVER") => {
+            let environment = path.join(".s2i/environment");
+            if implementation.is_none() && environment.is_file() {
+                let class =
+                    s2i_model_name(&environment).map_err(|e| e.context(format_args!("{at}.modelUri")))?;
+                return Ok(UnitSpec::Class(ClassSpec {
+                    language: Language::Python,
+                    class,
+                    classpath: vec![path],
+                }));
+            }
+            Ok(UnitSpec::Model(path))
+        }
+        Some(server) => Ok(UnitSpec::Server { implementation: server.to_string(), folder: path }),
+    }
+}
+
+/// `MODEL_NAME` of an s2i environment file (`KEY=VALUE` lines, `#` comments).
+fn s2i_model_name(environment: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(environment)
+        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", environment.display())))?;
+    text.lines()
+        .filter_map(|line| line.trim().split_once('='))
+        .find(|(key, _)| key.trim() == "MODEL_NAME")
+        .map(|(_, value)| value.trim().trim_matches('"').to_string())
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "{} names no MODEL_NAME, the class Seldon's Python wrapper serves",
+                environment.display()
+            ))
+        })
 }
 
 fn node_type(t: SeldonType) -> NodeType {

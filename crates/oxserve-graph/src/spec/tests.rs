@@ -30,6 +30,88 @@ fn native_form_infers_types_and_resolves_model_paths() {
 }
 
 #[test]
+fn native_class_and_server_units() {
+    let spec = native(
+        "graph:\n  name: scale\n  type: TRANSFORMER\n  implementation: PYTHON\n  class: Scaler\n\
+         \x20 parameters: {factor: 2}\n  children:\n\
+         \x20   - {name: forest, implementation: SKLEARN_SERVER, model: models/forest}\n",
+    )
+    .unwrap();
+    let root = &spec.predictors[0].root;
+    let class =
+        ClassSpec { language: Language::Python, class: "Scaler".into(), classpath: vec!["/graphs/.".into()] };
+    assert_eq!(root.unit, UnitSpec::Class(class));
+    assert_eq!(root.stages.operations(), ["transform_input"]);
+    assert_eq!(root.parameters.u64("factor").unwrap(), Some(2));
+    let server =
+        UnitSpec::Server { implementation: "SKLEARN_SERVER".into(), folder: "/graphs/models/forest".into() };
+    assert_eq!(root.children[0].unit, server);
+    assert_eq!(root.children[0].stages.operations(), ["predict", "send_feedback"]);
+
+    let java =
+        native("graph: {name: lr, implementation: JAVA, class: com.example.Lr, classpath: lib/lr.jar}\n")
+            .unwrap();
+    let UnitSpec::Class(class) = &java.predictors[0].root.unit else { panic!("lr is a class") };
+    assert_eq!(
+        (class.language, class.classpath.clone()),
+        (Language::Java, vec![PathBuf::from("/graphs/lib/lr.jar")])
+    );
+}
+
+#[test]
+fn class_units_are_checked() {
+    let cases = [
+        ("graph: {name: m, implementation: PYTHON}\n", "graph.class: a PYTHON unit needs the class to build"),
+        ("graph: {name: m, model: a.onnx, class: A}\n", "graph.class: only a class unit has one"),
+        ("graph: {name: m, implementation: JAVA, class: A, model: a.onnx}\n", "more than one of"),
+        ("graph: {name: m, implementation: SKLEARN_SERVER}\n", "SKLEARN_SERVER needs `model: FOLDER`"),
+        (
+            "graph:\n  name: m\n  implementation: PYTHON\n  class: A\n  type: TRANSFORMER\n  children:\n\
+             \x20   - {name: j, implementation: JAVA, class: B}\n",
+            "graph.children[0]: node 'j' runs in JAVA but node 'm' (graph) runs in PYTHON",
+        ),
+    ];
+    for (text, expected) in cases {
+        let e = native(text).unwrap_err();
+        assert!(e.message.contains(expected), "{text}: {}", e.message);
+    }
+}
+
+#[test]
+fn seldon_prepackaged_servers_and_s2i_classes() {
+    let folder = std::env::temp_dir().join(format!("oxserve-s2i-{}", std::process::id()));
+    std::fs::create_dir_all(folder.join("transformer/.s2i")).unwrap();
+    std::fs::create_dir_all(folder.join("empty/.s2i")).unwrap();
+    std::fs::write(
+        folder.join("transformer/.s2i/environment"),
+        "# s2i\nMODEL_NAME=Scaler\nSERVICE_TYPE=TRANSFORMER\n",
+    )
+    .unwrap();
+    std::fs::write(folder.join("empty/.s2i/environment"), "SERVICE_TYPE=MODEL\n").unwrap();
+    let text = SELDON.replace(
+        "      - {name: a, type: MODEL, modelUri: \"file://models/a.onnx\"}",
+        "      - {name: a, type: MODEL, implementation: SKLEARN_SERVER, modelUri: models/forest}\n\
+         \x20     - {name: t, type: TRANSFORMER, modelUri: transformer, children: [{name: c, implementation: TRITON_SERVER, modelUri: triton}]}",
+    );
+    let text = text.replace("n_branches, value: \"2\"", "n_branches, value: \"3\"");
+    let spec = parse(&text, &folder, "f").unwrap();
+    let children = &spec.predictors[0].root.children;
+    let server =
+        UnitSpec::Server { implementation: "SKLEARN_SERVER".into(), folder: folder.join("models/forest") };
+    assert_eq!(children[0].unit, server);
+    let class = ClassSpec {
+        language: Language::Python,
+        class: "Scaler".into(),
+        classpath: vec![folder.join("transformer")],
+    };
+    assert_eq!(children[1].unit, UnitSpec::Class(class));
+    assert_eq!(children[1].children[0].unit, UnitSpec::Model(folder.join("triton")));
+    let e = parse(&text.replace("modelUri: transformer", "modelUri: empty"), &folder, "f").unwrap_err();
+    assert!(e.message.contains("names no MODEL_NAME"), "{}", e.message);
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[test]
 fn unknown_fields_are_named_with_their_path() {
     let e = native("graph:\n  name: m\n  model: m.onnx\n  childrn: []\n").unwrap_err();
     assert!(e.message.starts_with("graph: unknown field `childrn`"), "{}", e.message);
