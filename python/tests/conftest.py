@@ -127,6 +127,32 @@ def python_command(*args):
     return [sys.executable, *args]
 
 
+def onnx_doubler(path):
+    """An ONNX model answering y = 2x for FP32 x of shape [-1, 2]."""
+    from onnx import TensorProto, helper, save
+
+    two = helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["x", "two"], ["y"])],
+        "doubler",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
+        [two],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    save(model, path)
+
+
+def rust_command(command, *args):
+    """The Rust `oxserve` binary running `command` with `args` on the test's ports, with this
+    interpreter for any Python it hands over to."""
+    binary = Path(os.environ.get("OXSERVE_BIN", REPO / "target" / "debug" / "oxserve"))
+    assert binary.is_file(), f"{binary}: build it with `cargo build --bin oxserve` (or set OXSERVE_BIN)"
+    ports = ["--host", "127.0.0.1", "--http-port", "{http}", "--grpc-port", "{grpc}"]
+    return [str(binary), command, *args, *ports, "--python", sys.executable]
+
+
 def microservice_command(*args):
     """`oxserve-microservice` from this interpreter's environment."""
     return [str(Path(sys.executable).parent / "oxserve-microservice"), *args]

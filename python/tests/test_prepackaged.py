@@ -5,11 +5,9 @@ beside them is served by the same process, and requests come from requests and t
 
 import concurrent.futures
 import json
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import joblib
 import lightgbm
@@ -25,7 +23,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from conftest import REPO, TIMEOUT, Server, python_command
+from conftest import REPO, TIMEOUT, Server, onnx_doubler, python_command, rust_command
 
 
 def serve_repository(repository, *options):
@@ -49,23 +47,6 @@ def write_folder(repository, name, settings):
     folder.mkdir(parents=True)
     (folder / "model-settings.json").write_text(json.dumps(settings))
     return folder
-
-
-def onnx_doubler(path):
-    """An ONNX model answering y = 2x for FP32 x of shape [-1, 2]."""
-    from onnx import TensorProto, helper, save
-
-    two = helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])
-    graph = helper.make_graph(
-        [helper.make_node("Mul", ["x", "two"], ["y"])],
-        "doubler",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
-        [two],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    save(model, path)
 
 
 @pytest.fixture(scope="module")
@@ -312,16 +293,7 @@ def test_tensorflow_saved_model(tmp_path, server_factory):
 
 def rust_serve_repository(repository):
     """`oxserve serve` (the Rust command) on `repository`, with this interpreter for Python."""
-    binary = Path(os.environ.get("OXSERVE_BIN", REPO / "target" / "debug" / "oxserve"))
-    assert binary.is_file(), f"{binary}: build it with `cargo build --bin oxserve` (or set OXSERVE_BIN)"
-    return [str(binary), "serve", "--model-repository", str(repository), "--host", "127.0.0.1"] + [
-        "--http-port",
-        "{http}",
-        "--grpc-port",
-        "{grpc}",
-        "--python",
-        sys.executable,
-    ]
+    return rust_command("serve", "--model-repository", str(repository))
 
 
 def test_rust_command_hands_a_python_repository_to_the_package(repository, server_factory, iris):
@@ -333,7 +305,7 @@ def test_rust_command_hands_a_python_repository_to_the_package(repository, serve
     assert out["outputs"][0]["data"] == model.predict(X[:3]).tolist()
     out = infer(server, "onnx", [fp32("x", np.array([[1.0, 2.0]], dtype=np.float32))]).json()
     assert out["outputs"][0]["data"] == [2.0, 4.0]
-    assert "serving the repository from the oxserve Python package" in server.output()
+    assert "serving from the oxserve Python package" in server.output()
 
 
 def test_rust_command_reports_the_python_packages_startup_error(tmp_path):

@@ -7,6 +7,7 @@
 //! models; only the handler's methods run Python, on the unit's own worker threads.
 
 mod convert;
+mod graph;
 mod unit;
 
 use std::net::IpAddr;
@@ -58,14 +59,10 @@ fn declare(handler: &Bound<'_, PyAny>) -> PyResult<Declared> {
     Ok(Declared { handler: handler.clone().unbind(), declaration, ready, wants_headers })
 }
 
-/// Puts each declared model behind its scheduler. Must run inside the tokio runtime.
-fn build_units(declared: Vec<Declared>, metrics: &Metrics) -> oxserve_core::Result<Vec<Arc<dyn Unit>>> {
-    declared
-        .into_iter()
-        .map(|Declared { handler, declaration, ready, wants_headers }| {
-            declaration.schedule(metrics, |setup| PythonUnit::new(setup, handler, ready, wants_headers))
-        })
-        .collect()
+/// Puts a declared model behind its scheduler. Must run inside the tokio runtime.
+fn schedule(declared: Declared, metrics: &Metrics) -> oxserve_core::Result<Arc<dyn Unit>> {
+    let Declared { handler, declaration, ready, wants_headers } = declared;
+    declaration.schedule(metrics, |setup| PythonUnit::new(setup, handler, ready, wants_headers))
 }
 
 /// Loads the models of repository folders that Rust serves itself (ONNX, in MLServer's or
@@ -106,22 +103,53 @@ fn serve(
     seldon_unit_image: Option<String>,
     log_level: &str,
 ) -> PyResult<()> {
+    let config = server_config(host, http_port, grpc_port, reuse_port, max_request_size, drain_timeout)?;
+    let config = ServerConfig { seldon_unit_id, seldon_unit_image, ..config };
+    let declared = handlers.iter().map(declare).collect::<PyResult<Vec<_>>>()?;
+    oxserve_foreign::init_logging(log_level);
+    serve_registry(py, config, move |metrics| {
+        let mut units =
+            declared.into_iter().map(|d| schedule(d, metrics)).collect::<oxserve_core::Result<Vec<_>>>()?;
+        units.extend(load_folders(&model_folders, metrics)?);
+        if units.is_empty() {
+            return Err(Error::invalid("no models to serve"));
+        }
+        Registry::new(units, default_model)
+    })
+}
+
+/// The server's listening settings, checked.
+fn server_config(
+    host: &str,
+    http_port: u16,
+    grpc_port: u16,
+    reuse_port: bool,
+    max_request_size: usize,
+    drain_timeout: f64,
+) -> PyResult<ServerConfig> {
     let host: IpAddr = host.parse().map_err(|e| ServerError::new_err(format!("host '{host}': {e}")))?;
     if !(drain_timeout >= 0.0 && drain_timeout.is_finite()) {
         return Err(ServerError::new_err("drain_timeout: must be a non-negative number of seconds"));
     }
-    let declared = handlers.iter().map(declare).collect::<PyResult<Vec<_>>>()?;
-    oxserve_foreign::init_logging(log_level);
-    let config = ServerConfig {
+    Ok(ServerConfig {
         host,
         http_port,
         grpc_port,
         max_request_size,
         drain_timeout: Duration::from_secs_f64(drain_timeout),
-        seldon_unit_id,
-        seldon_unit_image,
+        seldon_unit_id: None,
+        seldon_unit_image: None,
         reuse_port,
-    };
+    })
+}
+
+/// Serves what `registry` builds until SIGTERM or Ctrl-C, with the GIL released. `registry` runs
+/// inside the tokio runtime, where models' schedulers start.
+fn serve_registry(
+    py: Python<'_>,
+    config: ServerConfig,
+    registry: impl FnOnce(&Arc<Metrics>) -> oxserve_core::Result<Registry> + Send,
+) -> PyResult<()> {
     py.detach(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -129,12 +157,7 @@ fn serve(
             .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
         let served = runtime.block_on(async move {
             let metrics = Arc::new(Metrics::new());
-            let mut units = build_units(declared, &metrics)?;
-            units.extend(load_folders(&model_folders, &metrics)?);
-            if units.is_empty() {
-                return Err(Error::invalid("no models to serve"));
-            }
-            let registry = Registry::new(units, default_model)?;
+            let registry = registry(&metrics)?;
             oxserve_server::serve(config, registry, metrics).await
         });
         // Past the drain timeout a Python call may still run; it cannot be interrupted, so the
@@ -154,6 +177,7 @@ fn core_version() -> &'static str {
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(serve, module)?)?;
+    module.add_function(wrap_pyfunction!(graph::serve_graph, module)?)?;
     module.add_function(wrap_pyfunction!(core_version, module)?)?;
     module.add_class::<convert::SharedBytes>()?;
     module.add_class::<Readiness>()?;

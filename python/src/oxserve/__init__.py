@@ -8,6 +8,9 @@ gRPC, and KServe v1 REST, with batching, queue limits and metrics in Rust:
   ``python -m oxserve --model-class module:Class``;
 - oxserve's typed API: ``@oxserve.model(inputs=[...], outputs=[...])`` on a function or class
   taking named NumPy arrays, served with :func:`serve`.
+
+Seldon classes and prepackaged servers also run as units of an inference graph:
+:func:`serve_graph` or ``python -m oxserve --graph FILE``.
 """
 
 from ._handler import TensorSpec
@@ -23,6 +26,7 @@ from .errors import (
 from .kserve import InferInput, InferOutput, InferRequest, InferResponse, Model, ModelServer
 from .seldon import SeldonResponse
 from .server import serve as _serve
+from .server import serve_graph
 from .typed import TypedModel, model
 
 
@@ -52,4 +56,5 @@ __all__ = [
     "core_version",
     "model",
     "serve",
+    "serve_graph",
 ]

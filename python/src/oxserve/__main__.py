@@ -1,34 +1,23 @@
 """``python -m oxserve --model-class module:Class``: serve a KServe-shaped :class:`oxserve.Model`;
 ``python -m oxserve --model-repository DIR``: serve a model repository (prepackaged Python servers
-and ONNX models, each folder with its ``model-settings.json``)."""
+and ONNX models, each folder with its ``model-settings.json``); ``python -m oxserve --graph FILE``:
+serve an inference graph whose Python classes and prepackaged servers run in this process."""
 
 import argparse
-import importlib
 import os
 import sys
 
 from .errors import ServerError, StartupError
 from .kserve import Model, ModelServer
 from .repository import point_rust_at_onnxruntime, read_repository
-from .server import serve
+from .seldon import load_class
+from .server import serve, serve_graph
 
 
 def _model_class(spec):
-    module_name, _, class_name = spec.partition(":")
-    if not class_name:
-        module_name, _, class_name = spec.rpartition(".")
-    sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as e:
-        raise StartupError(
-            f"class {class_name}: cannot import module '{module_name}': {type(e).__name__}: {e}"
-        ) from e
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise StartupError(f"module '{module_name}' has no class {class_name}")
+    cls = load_class(spec)
     if not (isinstance(cls, type) and issubclass(cls, Model)):
-        raise StartupError(f"class {class_name} is not a subclass of oxserve.Model")
+        raise StartupError(f"class {cls.__qualname__} is not a subclass of oxserve.Model")
     return cls
 
 
@@ -39,6 +28,10 @@ def main(argv=None):
     source.add_argument(
         "--model-repository",
         help="a folder of model folders; batching comes from each folder's model-settings.json",
+    )
+    source.add_argument(
+        "--graph",
+        help="an inference graph (SeldonDeployment, KServe InferenceGraph or oxserve's native YAML)",
     )
     parser.add_argument(
         "--default-model",
@@ -76,14 +69,26 @@ def main(argv=None):
     # a user believing, say, that batching is on.
     model_options = ("model_name", "max_batch_size", "max_batch_time", "instances", "timeout")
     given = [o for o in model_options if getattr(args, o) != parser.get_default(o)]
-    if args.model_repository and given:
+    if not args.model_class and given:
         parser.error(
             f"{', '.join('--' + o.replace('_', '-') for o in given)}: only with --model-class; the models "
-            "of --model-repository take their name and scheduling from their model-settings.json"
+            "of --model-repository and --graph take their name and scheduling from their files"
         )
-    if args.model_class and args.default_model:
+    if args.default_model and not args.model_repository:
         parser.error("--default-model: only with --model-repository")
     try:
+        if args.graph:
+            point_rust_at_onnxruntime()
+            serve_graph(
+                args.graph,
+                host=args.host,
+                http_port=args.http_port,
+                grpc_port=args.grpc_port,
+                workers=args.workers,
+                drain_timeout=args.drain_timeout,
+                max_request_size=args.max_request_size,
+            )
+            return
         if args.model_repository:
             handlers, native = read_repository(args.model_repository)
             if native:

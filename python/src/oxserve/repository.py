@@ -29,34 +29,47 @@ def read_repository(directory):
         raise StartupError(f"--model-repository {directory}: not a folder")
     handlers, native = [], []
     for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
-        settings_path = folder / SETTINGS_FILE
-        if not settings_path.is_file():
-            native.append(folder)
-            continue
-        try:
-            settings = json.loads(settings_path.read_text())
-        except (OSError, ValueError) as e:
-            raise StartupError(f"model folder {folder}: cannot read {SETTINGS_FILE}: {e}") from e
-        if not isinstance(settings, dict):
-            raise StartupError(f"model folder {folder}: {SETTINGS_FILE} must hold a JSON object")
-        implementation = settings.get("implementation")
-        server = server_for(implementation)
-        if server is not None:
-            try:
-                handlers.append(server(folder, settings))
-            except (AttributeError, KeyError, TypeError, ValueError) as e:
-                # A settings field of the wrong shape, such as an input without a name.
-                raise StartupError(f"model folder {folder}: {SETTINGS_FILE}: {type(e).__name__}: {e}") from e
-        elif implementation is None or implementation in NATIVE:
+        handler = read_folder(folder)
+        if handler is None:
             native.append(folder)
         else:
-            known = sorted([*SERVERS, *ALIASES, *NATIVE])
-            raise StartupError(
-                f"model folder {folder}: unknown implementation '{implementation}'; known: {', '.join(known)}"
-            )
+            handlers.append(handler)
     if not handlers and not native:
         raise StartupError(f"--model-repository {directory}: no model folders")
     return handlers, native
+
+
+def read_folder(folder):
+    """The prepackaged handler (not loaded yet) of one model folder, or ``None`` when the Rust
+    core serves it (no settings file, or an ONNX implementation)."""
+    settings_path = folder / SETTINGS_FILE
+    if not settings_path.is_file():
+        return None
+    try:
+        settings = json.loads(settings_path.read_text())
+    except (OSError, ValueError) as e:
+        raise StartupError(f"model folder {folder}: cannot read {SETTINGS_FILE}: {e}") from e
+    if not isinstance(settings, dict):
+        raise StartupError(f"model folder {folder}: {SETTINGS_FILE} must hold a JSON object")
+    implementation = settings.get("implementation")
+    if implementation is None or implementation in NATIVE:
+        return None
+    return prepackaged(implementation, folder, settings, f"model folder {folder}", SETTINGS_FILE)
+
+
+def prepackaged(implementation, folder, settings, where, source):
+    """The prepackaged server ``implementation`` on ``folder``, with MLServer-style ``settings``;
+    a bad name is a start-up error starting with ``where``, a bad settings field one naming also
+    the ``source`` of the settings."""
+    server = server_for(implementation)
+    if server is None:
+        known = sorted([*SERVERS, *ALIASES, *NATIVE])
+        raise StartupError(f"{where}: unknown implementation '{implementation}'; known: {', '.join(known)}")
+    try:
+        return server(folder, settings)
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        # A settings field of the wrong shape, such as an input without a name.
+        raise StartupError(f"{where}: {source}: {type(e).__name__}: {e}") from e
 
 
 def point_rust_at_onnxruntime():

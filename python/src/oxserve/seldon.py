@@ -428,9 +428,13 @@ def parse_parameters(text):
 
 
 def load_class(interface_name):
-    """The user class ``Module.Class``, or ``Class`` from ``Class.py`` in the working folder."""
-    module_name, _, class_name = interface_name.rpartition(".")
-    module_name = module_name or class_name
+    """The user class ``module:Class``, ``Module.Class``, or ``Class`` from ``Class.py``, imported
+    with the working folder on the path as Seldon's wrapper imports it."""
+    if ":" in interface_name:
+        module_name, _, class_name = interface_name.partition(":")
+    else:
+        module_name, _, class_name = interface_name.rpartition(".")
+        module_name = module_name or class_name
     sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)

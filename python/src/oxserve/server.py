@@ -42,52 +42,92 @@ def serve(
     loads its own copy of the model once; the workers share the ports (SO_REUSEPORT), the kernel
     spreads connections over them, and a worker that dies is started again.
     """
-    if http_port is None:
-        http_port = os.environ.get("OXSERVE_HTTP_PORT", "8080")
-    if grpc_port is None:
-        grpc_port = os.environ.get("OXSERVE_GRPC_PORT", "8081")
-    options = dict(
-        host=host,
-        http_port=int(http_port),
-        grpc_port=int(grpc_port),
-        log_level=log_level,
+    options = _listening(host, http_port, grpc_port, log_level, drain_timeout, max_request_size)
+    options.update(
         default_model=default_model,
-        drain_timeout=float(drain_timeout),
-        max_request_size=int(max_request_size),
         seldon_unit_id=seldon_unit_id,
         seldon_unit_image=seldon_unit_image,
         model_folders=[str(folder) for folder in model_folders],
     )
-    if int(workers) <= 1:
-        _serve_here(make_handlers, options, reuse_port=False)
-    else:
-        _supervise(make_handlers, options, int(workers))
 
-
-def _serve_here(make_handlers, options, reuse_port):
-    handlers = make_handlers()
-    for handler in handlers:
-        handler.load()
-    if threading.current_thread() is not threading.main_thread():
+    def run(reuse_port):
+        handlers = make_handlers()
+        for handler in handlers:
+            handler.load()
         _native.serve(handlers, reuse_port=reuse_port, **options)
+
+    _run(run, int(workers), options)
+
+
+def serve_graph(
+    graph,
+    *,
+    host="0.0.0.0",
+    http_port=None,
+    grpc_port=None,
+    workers=1,
+    log_level="info",
+    drain_timeout=30.0,
+    max_request_size=64 * 1024 * 1024,
+):
+    """Serves the inference graph in the file ``graph`` (a SeldonDeployment, a KServe
+    InferenceGraph or oxserve's native graph) until SIGTERM or Ctrl-C. Its Python classes and
+    prepackaged servers run in this process (in each worker process with ``workers > 1``), beside
+    its ONNX models, built-in routers and remote units. Ports as for :func:`serve`."""
+    from .graph import build_unit
+
+    options = _listening(host, http_port, grpc_port, log_level, drain_timeout, max_request_size)
+
+    def run(reuse_port):
+        _native.serve_graph(str(graph), build_unit, reuse_port=reuse_port, **options)
+
+    _run(run, int(workers), options)
+
+
+def _listening(host, http_port, grpc_port, log_level, drain_timeout, max_request_size):
+    if http_port is None:
+        http_port = os.environ.get("OXSERVE_HTTP_PORT", "8080")
+    if grpc_port is None:
+        grpc_port = os.environ.get("OXSERVE_GRPC_PORT", "8081")
+    return dict(
+        host=host,
+        http_port=int(http_port),
+        grpc_port=int(grpc_port),
+        log_level=log_level,
+        drain_timeout=float(drain_timeout),
+        max_request_size=int(max_request_size),
+    )
+
+
+def _run(run, workers, options):
+    """``run(reuse_port)`` here, or in ``workers`` supervised processes sharing the ports."""
+    if workers <= 1:
+        _serve_here(run, reuse_port=False)
+    else:
+        _supervise(run, options, workers)
+
+
+def _serve_here(run, reuse_port):
+    if threading.current_thread() is not threading.main_thread():
+        run(reuse_port)
         return
     # Rust answers Ctrl-C with a graceful drain; Python's own handler, which Rust's calls too,
     # would then raise KeyboardInterrupt once serving has ended.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        _native.serve(handlers, reuse_port=reuse_port, **options)
+        run(reuse_port)
     finally:
         signal.signal(signal.SIGINT, previous)
 
 
-def _start_worker(make_handlers, options):
+def _start_worker(run):
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            _serve_here(make_handlers, options, reuse_port=True)
+            _serve_here(run, reuse_port=True)
         except BaseException as e:  # noqa: BLE001 - the worker reports any failure and exits 1
             print(f"oxserve worker {os.getpid()}: {e}", file=sys.stderr, flush=True)
             code = 1
@@ -98,7 +138,7 @@ def _start_worker(make_handlers, options):
     return pid
 
 
-def _supervise(make_handlers, options, workers):
+def _supervise(run, options, workers):
     """Forks the workers, restarts the ones that die, and passes SIGTERM/SIGINT on to them."""
     stopping = []
 
@@ -111,7 +151,7 @@ def _supervise(make_handlers, options, workers):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for _ in range(workers):
-        started[_start_worker(make_handlers, options)] = time.monotonic()
+        started[_start_worker(run)] = time.monotonic()
     log.info("oxserve: %d workers on ports %d and %d", workers, options["http_port"], options["grpc_port"])
     failed = False
     while started:
@@ -131,7 +171,7 @@ def _supervise(make_handlers, options, workers):
             stop(signal.SIGTERM, None)
             continue
         print(f"oxserve: worker {pid} exited ({code}); starting another", file=sys.stderr)
-        started[_start_worker(make_handlers, options)] = time.monotonic()
+        started[_start_worker(run)] = time.monotonic()
     if failed:
         raise SystemExit(1)
 

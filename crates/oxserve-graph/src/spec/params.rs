@@ -19,6 +19,11 @@ impl Parameters {
         Parameters { values, at }
     }
 
+    /// Every value by name, for units that take them all (a class's constructor arguments).
+    pub fn values(&self) -> &BTreeMap<String, Value> {
+        &self.values
+    }
+
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
