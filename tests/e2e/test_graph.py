@@ -338,6 +338,7 @@ spec:
       steps:
       - {{name: first, serviceUrl: "{url.format(iris.http_port, "iris")}"}}
       - {{name: second, serviceUrl: "{url.format(iris.http_port, "iris")}"}}
+      - {{name: gone, serviceUrl: "{url.format(iris.http_port, "gone")}"}}
 """,
     )
     proc = start(GraphProcess, [str(path)])
@@ -348,6 +349,13 @@ spec:
     assert set(outputs) == {"first.probabilities", "first.label", "second.probabilities", "second.label"}
     expected = reference.run("iris", {"input": scaled(FLOWER)})["probabilities"]
     np.testing.assert_allclose(outputs["second.probabilities"].reshape(2, 3), expected, rtol=1e-5)
+    # A step is a soft dependency by default, as in KServe: the ensemble answers without it and
+    # names its error; a Hard one fails the request.
+    assert "unit 'gone'" in r.json()["parameters"]["gone.error"], r.text
+    hard = write_graph(graph_dir, "kserve-hard", path.read_text().replace('"}\n', '", dependency: Hard}\n'))
+    proc = start(GraphProcess, [str(hard)])
+    r = requests.post(proc.url("/v2/models/iris-kserve/infer"), json=body, timeout=TIMEOUT)
+    assert r.status_code == 500 and "unit 'gone'" in r.text, r.text
 
 
 def test_kserve_switch_routes_by_condition(start, graph_dir, reference):

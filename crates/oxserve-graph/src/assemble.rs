@@ -75,6 +75,7 @@ fn node(spec: &NodeSpec, host: &dyn Host, metrics: &GraphMetrics) -> Result<Node
         children,
         from_request: spec.from_request,
         condition: spec.condition.clone(),
+        soft: spec.soft,
         calls: metrics.unit(&spec.name),
     })
 }

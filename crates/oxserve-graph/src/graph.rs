@@ -16,7 +16,7 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, join_all};
 use oxserve_core::{
     DataType, Error, ErrorKind, Feedback, GraphMetadata, InferenceRequest, InferenceResponse, Meta,
-    ModelMetadata, Result, Tensor, TensorSpec, Unit,
+    ModelMetadata, Parameters, Result, Tensor, TensorSpec, Unit,
 };
 
 use crate::condition::Condition;
@@ -26,6 +26,10 @@ use crate::spec::{InputStage, Stages};
 
 /// The name of the empty output that answers feedback, as Seldon's components answer it.
 const FEEDBACK_OUTPUT: &str = "feedback";
+
+/// The parameter of the empty answer that stands for a soft child's failure under a node that
+/// runs all its children, holding the error's message (see [`Node::excused`]).
+pub(crate) const SOFT_FAILURE: &str = "error";
 
 /// `-1` from a router: every child takes the request.
 const ALL_CHILDREN: i32 = -1;
@@ -51,6 +55,8 @@ pub(crate) struct Node {
     /// In a sequence, this node runs only when its condition finds something in the previous
     /// answer (a switch's unit holds its children's conditions itself).
     pub condition: Option<Condition>,
+    /// Its failure does not fail its parent ([`crate::spec::NodeSpec::soft`]).
+    pub soft: bool,
     pub calls: UnitCalls,
 }
 
@@ -196,8 +202,11 @@ impl Node {
                 return Ok(answer);
             }
             ALL_CHILDREN => {
-                let answers = join_all(self.children.iter().map(|child| child.predict(input.clone()))).await;
-                answers.into_iter().collect::<Result<Vec<_>>>()?
+                let answers = self.children.iter().map(|child| async {
+                    let answer = child.predict(input.clone()).await;
+                    child.excused(answer)
+                });
+                join_all(answers).await.into_iter().collect::<Result<Vec<_>>>()?
             }
             index => {
                 let child = usize::try_from(index).ok().and_then(|i| self.children.get(i)).ok_or_else(|| {
@@ -242,9 +251,36 @@ impl Node {
             } else {
                 current
             };
-            current = as_request(child.predict(request).await?);
+            let last = std::ptr::eq(child, self.children.last().expect("a sequence has children"));
+            let given = (child.soft && !last).then(|| request.clone());
+            current = match (child.predict(request).await, given) {
+                (Ok(answer), _) => as_request(answer),
+                (Err(e), Some(given)) => {
+                    tracing::warn!(
+                        "sequence '{}': soft step '{}' failed, skipped: {e}",
+                        self.name,
+                        child.name
+                    );
+                    given
+                }
+                (Err(e), None) => return Err(e),
+            };
         }
         Ok(as_response(current))
+    }
+
+    /// A soft node's failure as an answer with no outputs and the error's message in its
+    /// [`SOFT_FAILURE`] parameter, which an ensemble reports; any other answer as it is.
+    fn excused(&self, answer: Result<InferenceResponse>) -> Result<InferenceResponse> {
+        match answer {
+            Err(e) if self.soft => {
+                tracing::warn!("soft step '{}' failed: {e}", self.name);
+                let mut parameters = Parameters::new();
+                parameters.insert(SOFT_FAILURE.into(), e.message.into());
+                Ok(InferenceResponse { parameters, ..InferenceResponse::default() })
+            }
+            answer => answer,
+        }
     }
 
     /// Routers' choices go to `meta.routing`, where feedback finds them.

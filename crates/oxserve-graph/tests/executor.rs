@@ -582,3 +582,41 @@ async fn a_sequence_step_whose_condition_fails_ends_the_sequence() {
     assert_eq!(output(&response), [90.0], "6 > 5: b and then c run");
     assert_eq!(["a", "b", "c"].map(|n| predict_count(&counts, n)), [2, 1, 1]);
 }
+
+/// A graph whose children named in `soft` are soft dependencies, as KServe's steps are by default.
+fn build_soft(yaml: &str, soft: &[&str]) -> Arc<dyn Unit> {
+    let mut spec = spec::parse(yaml, Path::new("/"), "test").unwrap();
+    for child in &mut spec.predictors[0].root.children {
+        child.soft = soft.contains(&child.name.as_str());
+    }
+    build_spec(spec).0
+}
+
+#[tokio::test]
+async fn a_soft_sequence_step_that_fails_is_skipped_but_not_the_last() {
+    let sequence = "graph:\n  name: seq\n  implementation: SEQUENCE\n  children:\n\
+         \x20   - {name: a, model: scale2}\n    - {name: bad, model: fail}\n    - {name: c, model: scale3}\n";
+    let graph = build_soft(sequence, &["bad"]);
+    let response = graph.predict(request(&[1.0])).await.unwrap();
+    assert_eq!(output(&response), [6.0], "c took what the failed step was given");
+    let hard = build_soft(sequence, &[]);
+    assert_eq!(hard.predict(request(&[1.0])).await.unwrap_err().message, "unit 'bad': out of cheese");
+    let last = build_soft(
+        &sequence.replace("model: fail", "model: scale5").replace("model: scale3", "model: fail"),
+        &["c"],
+    );
+    let e = last.predict(request(&[1.0])).await.unwrap_err();
+    assert_eq!(e.message, "unit 'c': out of cheese", "the last step's failure is the answer");
+}
+
+#[tokio::test]
+async fn a_soft_ensemble_step_that_fails_is_named_in_the_answer() {
+    let ensemble = "graph:\n  name: all\n  implementation: ENSEMBLE\n  children:\n\
+         \x20   - {name: a, model: scale2}\n    - {name: bad, model: fail}\n";
+    let response = build_soft(ensemble, &["bad"]).predict(request(&[1.0])).await.unwrap();
+    let names: Vec<&str> = response.outputs.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["a.y"]);
+    assert_eq!(response.parameters["bad.error"], "unit 'bad': out of cheese");
+    let e = build_soft(ensemble, &[]).predict(request(&[1.0])).await.unwrap_err();
+    assert_eq!(e.message, "unit 'bad': out of cheese");
+}

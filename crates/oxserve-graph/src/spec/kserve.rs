@@ -11,7 +11,8 @@
 //! previous step's answer: when it finds nothing the sequence stops and answers with it.
 //! Conditions are GJSON paths ([`Condition`](crate::Condition)) on the message as a V2 JSON body; one this
 //! version cannot read stops the start, naming the step. A Switch with no matching step answers
-//! 404, as KServe's does. Every step is a hard dependency: a failing step fails the request.
+//! 404, as KServe's does. A step is a soft dependency unless it says `dependency: Hard`, as in
+//! KServe: what a soft step's failure does is [`NodeSpec::soft`]'s to say.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -97,12 +98,12 @@ struct Step {
     weight: Option<u64>,
     #[serde(default)]
     condition: Option<String>,
-    /// Checked to be `Soft` or `Hard`; every step is a hard dependency here.
-    #[serde(rename = "dependency")]
-    _dependency: Option<Dependency>,
+    /// `Soft` when left out, as in KServe.
+    #[serde(default)]
+    dependency: Option<Dependency>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 enum Dependency {
     Soft,
     Hard,
@@ -167,6 +168,7 @@ fn router(
             .map(Condition::parse)
             .transpose()
             .map_err(|e| e.context(format_args!("{at}.condition")))?;
+        child.soft = step.dependency != Some(Dependency::Hard);
         children.push(child);
     }
     path.pop();
@@ -181,6 +183,7 @@ fn router(
         parameters: Parameters::new(parameters, format!("{at}.steps[].weight")),
         children,
         from_request: false,
+        soft: false,
         condition: None,
         at,
     })
@@ -216,6 +219,7 @@ fn step(
                 parameters: Parameters::default(),
                 children: Vec::new(),
                 from_request: false,
+                soft: false,
                 condition: None,
             })
         }

@@ -69,6 +69,11 @@ pub struct NodeSpec {
     /// something in the request takes it; in a `SEQUENCE`, the child runs only when its condition
     /// finds something in the previous child's answer, and otherwise that answer ends the sequence.
     pub condition: Option<Condition>,
+    /// KServe's `dependency: Soft` (its default): the node's failure does not fail its parent.
+    /// In a SEQUENCE the next step takes what the failed one was given (the last step's failure
+    /// is the answer, as KServe answers with the last step's status); under an ENSEMBLE its
+    /// outputs are left out and its error is the answer's `<node>.error` parameter.
+    pub soft: bool,
 }
 
 /// Seldon's predictive unit types; each implies the calls the executor makes.

@@ -235,6 +235,7 @@ fn node(node: Node, at: String, folder: &Path) -> Result<NodeSpec> {
         children,
         at,
         from_request: false,
+        soft: false,
         condition,
     })
 }

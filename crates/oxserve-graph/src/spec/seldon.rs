@@ -344,6 +344,7 @@ fn node(node: Node, at: String, context: &Context<'_>) -> Result<NodeSpec> {
         parameters,
         children,
         from_request: false,
+        soft: false,
         condition: None,
     })
 }

@@ -357,6 +357,8 @@ fn kserve_switch_and_step_conditions() {
     let classify = &chain.children[1];
     assert_eq!(classify.condition.as_ref().map(Condition::as_str), Some("outputs.0.data.#(>1.5)"));
     assert!(!classify.from_request);
+    // Steps are soft dependencies unless they say Hard, as in KServe.
+    assert!(!classify.soft && chain.children[0].soft && root.children[1].soft);
 }
 
 #[test]
