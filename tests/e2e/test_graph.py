@@ -64,7 +64,7 @@ def graph_dir(tmp_path_factory, model_repo) -> Path:
         [sys.executable, str(GRAPHS / "make_graph_models.py"), str(models)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    shutil.copytree(GRAPHS, root / "graphs", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(GRAPHS, root / "graphs", ignore=shutil.ignore_patterns("make_graph_models.py", "__pycache__"))
     return root
 
 
@@ -108,6 +108,19 @@ def probabilities(answer: dict) -> np.ndarray:
 
 def scaled(rows) -> np.ndarray:
     return (np.array(rows, dtype=np.float32) - MEAN) / STD
+
+
+def test_python_chain_is_handed_to_the_python_package(start, graph_dir, reference):
+    """examples/graphs/python-chain.yaml: a Python TRANSFORMER class before the ONNX model, in the
+    process `oxserve run` becomes (python -m oxserve --graph) with this interpreter."""
+    graph = str(graph_dir / "graphs" / "python-chain.yaml")
+    proc = start(GraphProcess, [graph, "--python", sys.executable])
+    typo = [[51.0, 3.5, 1.4, 0.2]]
+    answer = predict(proc, typo)
+    expected = reference.run("iris", {"input": np.array([[8.0, 3.5, 1.4, 0.2]], dtype=np.float32)})
+    np.testing.assert_allclose(probabilities(answer), expected["probabilities"], rtol=1e-5)
+    assert answer["meta"]["requestPath"]["clip"] == "python:clip.Clip"
+    assert answer["meta"]["tags"]["clipped_so_far"] == 1
 
 
 def test_chain_runs_the_transformer_then_the_model(start, graph_dir, reference):
