@@ -8,16 +8,18 @@
 //! each attached to the JVM once for its whole life.
 
 mod convert;
+mod graph;
 mod unit;
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use jni::errors::ThrowRuntimeExAndDefault;
-use jni::objects::{JClass, JObjectArray, JString};
+use jni::objects::{JClass, JObject, JObjectArray, JString};
 use jni::strings::JNIString;
 use jni::sys::jlong;
 use jni::{Env, EnvUnowned, jni_str};
@@ -42,6 +44,9 @@ struct Declaration {
     log_level: String,
     /// One entry per model, in the order of the model objects passed beside the JSON.
     models: Vec<ModelDeclaration>,
+    /// A graph file to serve beside the models (see [`graph`]).
+    #[serde(default)]
+    graph: Option<PathBuf>,
 }
 
 /// One model: its V2 metadata, its settings (MLServer's field names), the operations
@@ -64,24 +69,35 @@ struct RunningServer {
 /// Puts each declared model behind its scheduler. Must run inside the tokio runtime.
 fn build_units(
     env: &mut Env,
+    classes: &Arc<JavaClasses>,
     models: &JObjectArray,
     declared: Vec<ModelDeclaration>,
     metrics: &Metrics,
 ) -> Result<Vec<Arc<dyn Unit>>, Error> {
-    let classes =
-        Arc::new(JavaClasses::find(env).map_err(|e| jni_failure("cannot find oxserve's classes", e))?);
-    let vm = env.get_java_vm().map_err(|e| jni_failure("cannot reach the JVM", e))?;
     let mut units: Vec<Arc<dyn Unit>> = Vec::new();
-    for (i, ModelDeclaration { metadata, settings, operations, ready }) in declared.into_iter().enumerate() {
-        let declaration =
-            oxserve_foreign::Declaration::new(metadata, &settings.to_string(), &operations, &OPERATIONS)?;
+    for (i, declaration) in declared.into_iter().enumerate() {
         let model = models.get_element(env, i).map_err(|e| jni_failure("cannot read the models", e))?;
-        let model = env.new_global_ref(model).map_err(|e| jni_failure("cannot keep the model", e))?;
-        let classes = Arc::clone(&classes);
-        let vm = vm.clone();
-        units.push(declaration.schedule(metrics, |setup| JavaUnit::new(setup, vm, classes, model, ready))?);
+        units.push(schedule(env, classes, &model, declaration, metrics)?);
     }
     Ok(units)
+}
+
+/// Puts one Java model (an `io.oxserve.Model`), described by `declared`, behind its scheduler:
+/// a [`JavaUnit`] whose worker threads call it.
+fn schedule(
+    env: &mut Env,
+    classes: &Arc<JavaClasses>,
+    model: &JObject,
+    declared: ModelDeclaration,
+    metrics: &Metrics,
+) -> Result<Arc<dyn Unit>, Error> {
+    let ModelDeclaration { metadata, settings, operations, ready } = declared;
+    let declaration =
+        oxserve_foreign::Declaration::new(metadata, &settings.to_string(), &operations, &OPERATIONS)?;
+    let model = env.new_global_ref(model).map_err(|e| jni_failure("cannot keep the model", e))?;
+    let vm = env.get_java_vm().map_err(|e| jni_failure("cannot reach the JVM", e))?;
+    let classes = Arc::clone(classes);
+    declaration.schedule(metrics, |setup| JavaUnit::new(setup, vm, classes, model, ready))
 }
 
 /// A JNI failure inside oxserve's own glue (not the model's code) as an error naming `what`.
@@ -168,10 +184,16 @@ fn start(env: &mut Env, declaration: &str, models: &JObjectArray) -> Result<Runn
         .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))?;
     let metrics = Arc::new(Metrics::new());
     // Units are built here, on the Java thread that called `start`: its class loader is the
-    // one that found the model classes.
+    // one that found the model classes, and the one a graph's classes descend from.
     let units = {
         let _entered = runtime.enter();
-        build_units(env, models, declaration.models, &metrics)?
+        let classes =
+            Arc::new(JavaClasses::find(env).map_err(|e| jni_failure("cannot find oxserve's classes", e))?);
+        let mut units = build_units(env, &classes, models, declaration.models, &metrics)?;
+        if let Some(file) = &declaration.graph {
+            units.push(graph::assemble(env, &classes, file, &metrics)?);
+        }
+        units
     };
     let registry = Registry::new(units, declaration.default_model)?;
     let (stop, stopped) = oneshot::channel::<()>();

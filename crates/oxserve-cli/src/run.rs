@@ -54,9 +54,10 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             let (name, class, _) = &foreign[0];
             return Err(format!(
                 "node '{name}' is the Java class {class}, which runs in a JVM: serve the graph with \
-                 `java -jar oxserve-runner.jar --graph {}` (the runner of the io.oxserve:oxserve Maven \
+                 `java -jar oxserve-{version}.jar --graph {}` (the jar of the io.oxserve:oxserve Maven \
                  artifact)",
-                args.graph.display()
+                args.graph.display(),
+                version = env!("CARGO_PKG_VERSION")
             ));
         }
         None => {}

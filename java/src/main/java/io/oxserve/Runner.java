@@ -1,23 +1,27 @@
 package io.oxserve;
 
 import java.io.File;
-import java.lang.reflect.InvocationTargetException;
-import java.net.MalformedURLException;
-import java.net.URL;
-import java.net.URLClassLoader;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
- * The jar's entry point: serves one model class without any code of the user's beyond the model.
+ * The jar's entry point: serves one model class, or an inference graph file, without any code of
+ * the user's beyond the model classes.
  *
  * <pre>
  * java -jar oxserve-0.1.0.jar --model-class com.example.Iris --classpath model.jar [--model-name iris]
  *     [--http-port 8080] [--grpc-port 8081] [--host 0.0.0.0] [--max-batch-size 0] [--max-batch-time 0]
  *     [--instances 1] [--max-queue-size 0] [--timeout 0] [--log-level info]
+ * java -jar oxserve-0.1.0.jar --graph graph.yaml [--http-port 8080] [--grpc-port 8081] [--host 0.0.0.0]
+ *     [--log-level info]
  * </pre>
+ *
+ * A graph ({@link Server.Builder#graph}) declares its units in its file, so {@code --graph}
+ * takes the listening options only.
  *
  * Each flag can also come from an environment variable ({@code OXSERVE_MODEL_CLASS},
  * {@code OXSERVE_CLASSPATH}, {@code OXSERVE_HTTP_PORT}, …: the flag's name in upper case with
@@ -34,6 +38,7 @@ public final class Runner {
 
     static {
         DEFAULTS.put("model-class", null);
+        DEFAULTS.put("graph", null);
         DEFAULTS.put("classpath", "");
         DEFAULTS.put("model-name", null);
         DEFAULTS.put("host", "0.0.0.0");
@@ -46,6 +51,10 @@ public final class Runner {
         DEFAULTS.put("timeout", "0");
         DEFAULTS.put("log-level", "info");
     }
+
+    /** The options that describe the one model of {@code --model-class}. */
+    private static final List<String> MODEL_OPTIONS = List.of("classpath", "model-name", "max-batch-size",
+            "max-batch-time", "instances", "max-queue-size", "timeout");
 
     private Runner() {}
 
@@ -62,12 +71,30 @@ public final class Runner {
         server.awaitTermination();
     }
 
-    /** Parses {@code args} (over {@code environment}), loads the model class and starts serving it. */
+    /** Parses {@code args} (over {@code environment}), loads the model class or the graph and starts serving it. */
     static Server start(String[] args, Map<String, String> environment) {
         Map<String, String> options = options(args, environment);
+        Server.Builder builder = Server.builder()
+                .host(options.get("host"))
+                .httpPort(integer(options, "http-port"))
+                .grpcPort(integer(options, "grpc-port"))
+                .logLevel(options.get("log-level"));
+        String graph = options.get("graph");
+        if (graph != null) {
+            if (options.get("model-class") != null) {
+                throw new IllegalArgumentException("--graph and --model-class exclude each other: serve a graph file or one model class");
+            }
+            for (String option : MODEL_OPTIONS) {
+                if (!Objects.equals(options.get(option), DEFAULTS.get(option))) {
+                    throw new IllegalArgumentException("--" + option + " applies to --model-class, not to --graph, whose "
+                            + "file declares its units");
+                }
+            }
+            return builder.graph(Path.of(graph)).start();
+        }
         String className = options.get("model-class");
         if (className == null) {
-            throw new IllegalArgumentException("--model-class (or OXSERVE_MODEL_CLASS) is required");
+            throw new IllegalArgumentException("--model-class or --graph (or OXSERVE_MODEL_CLASS, OXSERVE_GRAPH) is required");
         }
         Model model = instantiate(className, options.get("classpath"));
         Class<?> served = model instanceof ModelAdapter adapter ? adapter.adaptedClass() : model.getClass();
@@ -77,13 +104,7 @@ public final class Runner {
                 .withInstances(integer(options, "instances"))
                 .withMaxQueueSize(integer(options, "max-queue-size"))
                 .withTimeout(number(options, "timeout"));
-        return Server.builder()
-                .host(options.get("host"))
-                .httpPort(integer(options, "http-port"))
-                .grpcPort(integer(options, "grpc-port"))
-                .logLevel(options.get("log-level"))
-                .model(name, model, modelOptions)
-                .start();
+        return builder.model(name, model, modelOptions).start();
     }
 
     /**
@@ -94,84 +115,14 @@ public final class Runner {
      *     nor a Seldon service, or cannot be constructed
      */
     static Model instantiate(String className, String classpath) {
-        ClassLoader loader = loader(classpath);
-        Class<?> type;
-        try {
-            type = Class.forName(className, true, loader);
-        } catch (ClassNotFoundException e) {
-            throw new ServerException("model class " + className + " is not on the class path"
-                    + (classpath.isEmpty() ? " (add its jar with --classpath)" : " " + classpath));
-        } catch (LinkageError e) {
-            throw new ServerException("model class " + className + " cannot be loaded: " + e, e);
-        }
-        boolean seldon = !Model.class.isAssignableFrom(type) && isSeldonService(type);
-        if (!Model.class.isAssignableFrom(type) && !seldon) {
-            throw new ServerException("model class " + className + " implements neither io.oxserve.Model nor "
-                    + SELDON_SERVICE);
-        }
-        try {
-            Object instance = type.getDeclaredConstructor().newInstance();
-            return seldon ? seldonModel(instance) : (Model) instance;
-        } catch (NoSuchMethodException e) {
-            throw new ServerException("model class " + className + " has no constructor without arguments");
-        } catch (InvocationTargetException e) {
-            throw new ServerException("model class " + className + ": its constructor threw " + e.getCause(), e.getCause());
-        } catch (ReflectiveOperationException e) {
-            throw new ServerException("model class " + className + " cannot be constructed: " + e, e);
-        }
-    }
-
-    /** Seldon's contract, named rather than referenced so that the runner loads without protobuf. */
-    private static final String SELDON_SERVICE = "io.oxserve.seldon.SeldonPredictionService";
-
-    /** Whether {@code type} implements {@link #SELDON_SERVICE} (false when protobuf is missing, so it cannot). */
-    private static boolean isSeldonService(Class<?> type) {
-        try {
-            return Class.forName(SELDON_SERVICE, false, type.getClassLoader()).isAssignableFrom(type);
-        } catch (ClassNotFoundException | LinkageError e) {
-            return false;
-        }
-    }
-
-    /**
-     * {@code service} served by {@code io.oxserve.seldon.SeldonModel}; a missing protobuf-java
-     * (which the adapter needs) is named.
-     */
-    private static Model seldonModel(Object service) throws ReflectiveOperationException {
-        ClassLoader loader = service.getClass().getClassLoader();
-        Class<?> contract = Class.forName(SELDON_SERVICE, true, loader);
-        try {
-            return (Model) Class.forName("io.oxserve.seldon.SeldonModel", true, loader)
-                    .getConstructor(contract)
-                    .newInstance(service);
-        } catch (InvocationTargetException | LinkageError e) {
-            Throwable cause = e instanceof InvocationTargetException ? e.getCause() : e;
-            if (cause instanceof LinkageError) {
-                throw new ServerException("model class " + service.getClass().getName()
-                        + " is a Seldon service, which needs protobuf-java on the class path: " + cause, cause);
-            }
-            throw e;
-        }
-    }
-
-    private static ClassLoader loader(String classpath) {
-        ClassLoader parent = Runner.class.getClassLoader();
-        if (classpath.isEmpty()) {
-            return parent;
-        }
-        List<URL> urls = new ArrayList<>();
+        List<Path> entries = new ArrayList<>();
         for (String entry : classpath.split(File.pathSeparator)) {
-            File file = new File(entry);
-            if (!file.exists()) {
-                throw new ServerException("--classpath: " + entry + " does not exist");
-            }
-            try {
-                urls.add(file.toURI().toURL());
-            } catch (MalformedURLException e) {
-                throw new ServerException("--classpath: " + entry + ": " + e.getMessage(), e);
+            if (!entry.isEmpty()) {
+                entries.add(Path.of(entry));
             }
         }
-        return new URLClassLoader(urls.toArray(new URL[0]), parent);
+        return ModelClasses.instantiate(className, entries, Map.of(),
+                new ModelClasses.Origin("model class " + className, "--classpath"));
     }
 
     /** Flags over environment variables over defaults; an unknown flag is an error naming it. */

@@ -1,5 +1,6 @@
 package io.oxserve;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -9,8 +10,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The oxserve server, running inside this JVM: V2 (Open Inference) REST and gRPC, Seldon REST
- * and gRPC, KServe v1 and Prometheus metrics, on two ports, for the models given to its
- * {@link Builder}.
+ * and gRPC, KServe v1 and Prometheus metrics, on two ports, for the models (and the inference
+ * graph) given to its {@link Builder}.
  *
  * <pre>{@code
  * try (Server server = Server.builder().httpPort(8080).grpcPort(8081).model("iris", new Iris()).start()) {
@@ -78,6 +79,7 @@ public final class Server implements AutoCloseable {
         private String defaultModel;
         private String logLevel = "info";
         private final Map<String, Declared> models = new LinkedHashMap<>();
+        private Path graph;
 
         private record Declared(Model model, ModelOptions options) {}
 
@@ -140,15 +142,38 @@ public final class Server implements AutoCloseable {
         }
 
         /**
-         * Loads every model ({@link Model#load}) and starts serving; returns once both ports
-         * listen.
+         * Serves the inference graph in {@code file} (a native graph YAML, a SeldonDeployment or a
+         * KServe InferenceGraph, as {@code oxserve run} reads them) as one more model, named as
+         * the file names it. Its units run in this JVM: ONNX model files, oxserve's built-in
+         * routers and combiners, remote units, and Java classes ({@code implementation: JAVA}
+         * with a {@code class} and its {@code classpath}), each built through a class loader of
+         * its own whose parent loaded oxserve, with its constructor taking a
+         * {@code Map<String, Object>} (the node's {@code parameters}) if it has one, else its
+         * constructor without arguments. A class must implement the calls of its node's type
+         * ({@code predict} for a MODEL, {@code transformInput} for a TRANSFORMER, {@code route}
+         * for a ROUTER…). Python classes and prepackaged servers cannot run here and stop the
+         * start naming their node; ONNX Runtime is found as by {@code oxserve run} (set
+         * {@code ORT_DYLIB_PATH} to name the library).
+         */
+        public Builder graph(Path file) {
+            if (graph != null) {
+                throw new IllegalArgumentException("a server serves one graph; " + graph + " is already declared");
+            }
+            this.graph = file;
+            return this;
+        }
+
+        /**
+         * Loads every model ({@link Model#load}) and the graph's units and starts serving;
+         * returns once both ports listen.
          *
-         * @throws ServerException when a model fails to load, implements no operation, or the
-         *     server cannot start (a port in use, say)
+         * @throws ServerException when a model or a graph unit fails to load, a model implements
+         *     no operation, or the server cannot start (a port in use, a bad graph file)
          */
         public Server start() {
-            if (models.isEmpty()) {
-                throw new ServerException("no model to serve: add one with Server.builder().model(name, model)");
+            if (models.isEmpty() && graph == null) {
+                throw new ServerException("no model to serve: add one with Server.builder().model(name, model) "
+                        + "or a graph with graph(file)");
             }
             List<Object> declarations = new ArrayList<>();
             List<Model> instances = new ArrayList<>();
@@ -167,13 +192,14 @@ public final class Server implements AutoCloseable {
             declaration.put("max_request_size", maxRequestSize);
             declaration.put("log_level", logLevel);
             declaration.put("models", declarations);
+            declaration.put("graph", graph == null ? null : graph.toAbsolutePath().toString());
             NativeLibrary.load();
             long handle = start0(Json.write(declaration), instances.toArray(new Model[0]));
             return new Server(handle, httpPort, grpcPort);
         }
 
         /** Loads {@code model} and describes it for the native side. */
-        private static Map<String, Object> declare(String name, Model model, ModelOptions options) {
+        static Map<String, Object> declare(String name, Model model, ModelOptions options) {
             String className = (model instanceof ModelAdapter adapter ? adapter.adaptedClass() : model.getClass()).getName();
             List<String> operations = operations(model);
             if (operations.isEmpty() || operations.equals(List.of("health"))) {
@@ -235,7 +261,7 @@ public final class Server implements AutoCloseable {
                         ? adapter.implemented().contains(operation.method)
                         : operation.overriddenBy(model.getClass());
                 if (implemented) {
-                    operations.add(operation.name().toLowerCase(java.util.Locale.ROOT));
+                    operations.add(operation.nativeName());
                 }
             }
             return operations;
@@ -243,7 +269,7 @@ public final class Server implements AutoCloseable {
     }
 
     /** The operations of {@link Model}, named as the native side names them, with their Java methods. */
-    private enum Operation {
+    enum Operation {
         PREDICT("predict", InferenceRequest.class),
         TRANSFORM_INPUT("transformInput", InferenceRequest.class),
         TRANSFORM_OUTPUT("transformOutput", InferenceResponse.class),
@@ -258,6 +284,16 @@ public final class Server implements AutoCloseable {
         Operation(String method, Class<?>... parameters) {
             this.method = method;
             this.parameters = parameters;
+        }
+
+        /** The name the native side and a graph's stages give the operation ({@code transform_input}). */
+        String nativeName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        /** The Java method ({@code transformInput}). */
+        String method() {
+            return method;
         }
 
         boolean overriddenBy(Class<?> type) {

@@ -4,8 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The runner's options and its start-up errors. */
 class RunnerTest {
@@ -20,6 +24,33 @@ class RunnerTest {
             assertEquals(200, answer.status(), answer.text());
             assertEquals("[8.0]", answer.body().get("outputs").get(0).get("data").toString());
         }
+    }
+
+    @Test
+    void servesAGraphFile(@TempDir Path folder) throws IOException {
+        Path graph = Files.writeString(folder.resolve("sum.yaml"),
+                "graph: {name: sum, implementation: JAVA, class: " + GraphUnits.Sum.class.getName() + "}\n");
+        String[] args = {"--graph", graph.toString(), "--host", "127.0.0.1", "--http-port", String.valueOf(Http.freePort()),
+            "--grpc-port", String.valueOf(Http.freePort()), "--log-level", "warn"};
+        try (Server server = Runner.start(args, Map.of())) {
+            // The graph is named after its file when the file names it not.
+            Http.Answer answer = new Http(server.httpPort()).post("/v2/models/sum/infer",
+                    "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1,2],\"data\":[4,5]}]}");
+            assertEquals(200, answer.status(), answer.text());
+            assertEquals("[9.0]", answer.body().get("outputs").get(0).get("data").toString());
+        }
+    }
+
+    @Test
+    void aGraphTakesNoModelOptions() {
+        IllegalArgumentException both = assertThrows(IllegalArgumentException.class, () -> Runner.start(
+                new String[] {"--graph", "g.yaml", "--model-class", "io.oxserve.Models$Doubler"}, Map.of()));
+        assertEquals("--graph and --model-class exclude each other: serve a graph file or one model class",
+                both.getMessage());
+        IllegalArgumentException batching = assertThrows(IllegalArgumentException.class,
+                () -> Runner.start(new String[] {"--max-batch-size", "8"}, Map.of("OXSERVE_GRAPH", "g.yaml")));
+        assertEquals("--max-batch-size applies to --model-class, not to --graph, whose file declares its units",
+                batching.getMessage());
     }
 
     @Test
