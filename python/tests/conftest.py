@@ -44,9 +44,10 @@ class Server:
     """One serving process (a command users run), its output in log files."""
 
     def __init__(self, args, env=None, cwd=MODELS_DIR):
-        self.http_port, self.grpc_port = free_ports(2)
+        self.http_port, self.grpc_port, self.metrics_port = free_ports(3)
         self.args = [a.format(http=self.http_port, grpc=self.grpc_port) for a in args]
-        self.env = {**os.environ, **(env or {})}
+        # Seldon's microservice listens on a metrics port too (6000 unless told).
+        self.env = {**os.environ, "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(self.metrics_port), **(env or {})}
         self.cwd = cwd
         logs = Path(tempfile.mkdtemp(prefix="oxserve-py-"))
         self.stdout_path, self.stderr_path = logs / "stdout", logs / "stderr"

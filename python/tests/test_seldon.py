@@ -71,6 +71,13 @@ def test_custom_metrics_reach_prometheus(iris_server, iris):
     assert predict(iris_server, {"data": {"ndarray": X[:1].tolist()}}).status_code == 200
     text = requests.get(iris_server.url("/metrics"), timeout=TIMEOUT).text
     assert "iris_requests_total{" in text
+    # Seldon's metrics port (PREDICTIVE_UNIT_METRICS_SERVICE_PORT), where the Seldon operator's
+    # scrape annotations point: /prometheus, and /metrics; nothing else.
+    metrics = f"http://127.0.0.1:{iris_server.metrics_port}"
+    for path in ("/prometheus", "/metrics"):
+        assert "iris_requests_total{" in requests.get(metrics + path, timeout=TIMEOUT).text, path
+    other = requests.get(metrics + "/api/v1.0/predictions", timeout=TIMEOUT)
+    assert other.status_code == 404 and "/prometheus" in other.json()["error"]
 
 
 def test_seldon_grpc_predict(iris_server, iris, seldon_pb):

@@ -176,6 +176,7 @@ fn start(env: &mut Env, declaration: &str, models: &JObjectArray) -> Result<Runn
         seldon_unit_id: std::env::var("PREDICTIVE_UNIT_ID").ok(),
         seldon_unit_image: std::env::var("PREDICTIVE_UNIT_IMAGE").ok(),
         reuse_port: false,
+        metrics_port: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

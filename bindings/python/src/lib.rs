@@ -79,13 +79,15 @@ fn load_folders(folders: &[PathBuf], metrics: &Metrics) -> oxserve_core::Result<
 }
 
 /// Serves `handlers`, and the models in `model_folders` (see [`load_folders`]), until SIGTERM or
-/// Ctrl-C, with the GIL released.
+/// Ctrl-C, with the GIL released. `metrics_port`: Seldon's metrics port, answering `/prometheus`
+/// and `/metrics`.
 ///
 /// A start-up failure (a port in use, inconsistent settings) raises `ServerError` naming it.
 #[pyfunction]
 #[pyo3(signature = (
     handlers, *, host, http_port, grpc_port, model_folders=Vec::new(), reuse_port=false, max_request_size=64 * 1024 * 1024,
-    drain_timeout=30.0, default_model=None, seldon_unit_id=None, seldon_unit_image=None, log_level="info"
+    drain_timeout=30.0, default_model=None, seldon_unit_id=None, seldon_unit_image=None, metrics_port=None,
+    log_level="info"
 ))]
 #[allow(clippy::too_many_arguments)]
 fn serve(
@@ -101,10 +103,11 @@ fn serve(
     default_model: Option<String>,
     seldon_unit_id: Option<String>,
     seldon_unit_image: Option<String>,
+    metrics_port: Option<u16>,
     log_level: &str,
 ) -> PyResult<()> {
     let config = server_config(host, http_port, grpc_port, reuse_port, max_request_size, drain_timeout)?;
-    let config = ServerConfig { seldon_unit_id, seldon_unit_image, ..config };
+    let config = ServerConfig { seldon_unit_id, seldon_unit_image, metrics_port, ..config };
     let declared = handlers.iter().map(declare).collect::<PyResult<Vec<_>>>()?;
     oxserve_foreign::init_logging(log_level);
     serve_registry(py, config, move |metrics| {
@@ -140,6 +143,7 @@ fn server_config(
         seldon_unit_id: None,
         seldon_unit_image: None,
         reuse_port,
+        metrics_port: None,
     })
 }
 

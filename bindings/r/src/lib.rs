@@ -141,6 +141,7 @@ fn serve_models(models: List, options: Robj) -> Robj {
             seldon_unit_id: options.seldon_unit_id,
             seldon_unit_image: options.seldon_unit_image,
             reuse_port: false,
+            metrics_port: None,
         };
         serve_on_main_thread(declared, handlers, config, options.default_model)
     })();

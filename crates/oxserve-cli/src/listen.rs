@@ -58,6 +58,7 @@ impl ListenArgs {
             seldon_unit_id: seldon_unit.0,
             seldon_unit_image: seldon_unit.1,
             reuse_port: false,
+            metrics_port: None,
         }
     }
 }

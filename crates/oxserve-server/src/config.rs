@@ -21,6 +21,10 @@ pub struct ServerConfig {
     /// Set SO_REUSEPORT on both listeners, so that several processes (the Python package's
     /// `--workers N`) share the ports and the kernel spreads connections over them.
     pub reuse_port: bool,
+    /// Seldon's metrics port (`PREDICTIVE_UNIT_METRICS_SERVICE_PORT`): when set, a third listener
+    /// answers `/prometheus` and `/metrics` there, where the Seldon operator's scrape annotations
+    /// point. The metrics stay on the HTTP port too.
+    pub metrics_port: Option<u16>,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +38,7 @@ impl Default for ServerConfig {
             seldon_unit_id: None,
             seldon_unit_image: None,
             reuse_port: false,
+            metrics_port: None,
         }
     }
 }

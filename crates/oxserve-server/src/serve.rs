@@ -44,15 +44,25 @@ pub async fn serve_until(
     let grpc_addr = SocketAddr::new(config.host, config.grpc_port);
     let http_listener = bind(http_addr, "--http-port", config.reuse_port).await?;
     let grpc_listener = bind(grpc_addr, "--grpc-port", config.reuse_port).await?;
+    let metrics_addr = config.metrics_port.map(|port| SocketAddr::new(config.host, port));
+    let metrics_listener = match metrics_addr {
+        Some(addr) => Some(bind(addr, "--metrics-port", config.reuse_port).await?),
+        None => None,
+    };
     let drain_timeout = config.drain_timeout;
     let state = AppState { registry: Arc::new(registry), metrics, config: Arc::new(config) };
     let (grpc_router, health) = grpc::router(state.clone()).await;
+    let metrics_app = rest::metrics_router(state.clone());
     let app = rest::router(state).merge(grpc_router);
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let servers = [http_listener, grpc_listener]
-        .map(|listener| tokio::spawn(accept_loop(listener, app.clone(), stop_rx.clone())));
-    tracing::info!(%http_addr, %grpc_addr, "serving");
+    let mut servers: Vec<_> = [http_listener, grpc_listener]
+        .map(|listener| tokio::spawn(accept_loop(listener, app.clone(), stop_rx.clone())))
+        .into();
+    servers.extend(
+        metrics_listener.map(|listener| tokio::spawn(accept_loop(listener, metrics_app, stop_rx.clone()))),
+    );
+    tracing::info!(%http_addr, %grpc_addr, ?metrics_addr, "serving");
     listening();
 
     shutdown.await;

@@ -515,12 +515,6 @@ def main(argv=None):
             log.info("%s has no effect in oxserve (Seldon's gunicorn/Flask/tracing setting)", flag)
     try:
         handler = _handler(args)
-        if args.metrics_port != args.http_port:
-            log.info(
-                "metrics are served at /metrics on the HTTP port %d (--metrics-port %d is not used)",
-                args.http_port,
-                args.metrics_port,
-            )
         serve(
             lambda: [handler],
             http_port=args.http_port,
@@ -529,6 +523,9 @@ def main(argv=None):
             log_level=args.log_level,
             seldon_unit_id=os.environ.get("PREDICTIVE_UNIT_ID"),
             seldon_unit_image=os.environ.get("PREDICTIVE_UNIT_IMAGE"),
+            # As Seldon's wrapper: /prometheus (and /metrics) on their own port, which the Seldon
+            # operator scrapes; the HTTP port keeps /metrics too.
+            metrics_port=None if args.metrics_port in (args.http_port, args.grpc_port) else args.metrics_port,
         )
     except (StartupError, ServerError) as e:
         print(f"oxserve-microservice: {e}", file=sys.stderr)

@@ -30,6 +30,7 @@ def serve(
     max_request_size=64 * 1024 * 1024,
     seldon_unit_id=None,
     seldon_unit_image=None,
+    metrics_port=None,
     model_folders=(),
 ):
     """Serves the handlers that ``make_handlers()`` returns, and the repository folders in
@@ -47,6 +48,7 @@ def serve(
         default_model=default_model,
         seldon_unit_id=seldon_unit_id,
         seldon_unit_image=seldon_unit_image,
+        metrics_port=metrics_port,
         model_folders=[str(folder) for folder in model_folders],
     )
 

@@ -38,6 +38,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Seldon's metrics port: `/prometheus` (the path Seldon's wrapper serves and its operator
+/// scrapes) and `/metrics`; nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/prometheus", get(metrics))
+        .route("/metrics", get(metrics))
+        .fallback(|| async {
+            json_response(
+                StatusCode::NOT_FOUND,
+                br#"{"error":"this port serves /prometheus and /metrics"}"#.to_vec(),
+            )
+        })
+        .with_state(state)
+}
+
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }
