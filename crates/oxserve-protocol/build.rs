@@ -38,8 +38,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     // `tensorflow` must be pinned with an absolute extern path, and an extern package is not
     // generated in the same pass.
     configure().compile_protos(&paths(TENSORFLOW_PROTOS), &includes)?;
+    // The service pass's descriptors, imports included, for hosts that build Seldon's message
+    // classes at run time (the Python package hands protos to Seldon's gRPC `*_raw` methods).
+    let descriptors = PathBuf::from(std::env::var("OUT_DIR")?).join("service_descriptors.bin");
     configure()
         .extern_path(".tensorflow", "crate::pb::tensorflow")
+        .file_descriptor_set_path(descriptors)
         .compile_protos(&paths(SERVICE_PROTOS), &includes)?;
     Ok(())
 }

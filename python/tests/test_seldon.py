@@ -357,13 +357,61 @@ def test_predict_raw_gets_the_message_in_the_callers_form(raw_echo, payload):
     assert response.json()["jsonData"] == sent
 
 
-def test_predict_raw_over_grpc_gets_the_tensor_form(raw_echo, seldon_pb):
+def test_predict_raw_over_grpc_gets_a_proto_in_the_tensor_form(raw_echo, seldon_pb):
     pb, pb_grpc = seldon_pb
     with grpc.insecure_channel(raw_echo.grpc_target) as channel:
         request = pb.SeldonMessage(data=pb.DefaultData(tensor=pb.Tensor(shape=[1, 2], values=[1.5, 2.5])))
         answer = pb_grpc.ModelStub(channel).Predict(request, timeout=TIMEOUT)
     received = json_format.MessageToDict(answer.jsonData)
     assert received["data"]["tensor"] == {"shape": [1, 2], "values": [1.5, 2.5]}
+    # As Seldon's gRPC server does, predict_raw got a SeldonMessage proto (a dict over REST).
+    assert answer.meta.tags["received"].string_value == "SeldonMessage"
+    assert predict(raw_echo, {"data": {"ndarray": [[1]]}}).json()["meta"]["tags"]["received"] == "dict"
+
+
+def test_aggregate_raw_gets_each_message_in_its_form(raw_echo, seldon_pb):
+    messages = [
+        {"data": {"names": ["a"], "tensor": {"shape": [1, 1], "values": [1.5]}}},
+        {"data": {"names": ["a"], "ndarray": [[2.5]]}},
+    ]
+    response = requests.post(raw_echo.url("/aggregate"), json=messages, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    # Each message keeps its form (the server adds a puid to each).
+    assert [{"data": m["data"]} for m in response.json()["jsonData"]] == messages
+    assert response.json()["meta"]["tags"]["received"] == "list"
+    pb, pb_grpc = seldon_pb
+    with grpc.insecure_channel(raw_echo.grpc_target) as channel:
+        listed = pb.SeldonMessageList(
+            seldonMessages=[json_format.ParseDict(m, pb.SeldonMessage()) for m in messages]
+        )
+        answer = pb_grpc.CombinerStub(channel).Aggregate(listed, timeout=TIMEOUT)
+    assert json_format.MessageToDict(answer.jsonData)[0]["data"]["tensor"] == {
+        "shape": [1, 1],
+        "values": [1.5],
+    }
+    assert answer.meta.tags["received"].string_value == "SeldonMessageList"
+
+
+def test_send_feedback_raw_gets_a_feedback_proto_even_over_rest(raw_echo):
+    feedback = {"request": {"data": {"ndarray": [[1.0]]}}, "reward": 1.0}
+    response = requests.post(raw_echo.url("/send-feedback"), json=feedback, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    assert response.json()["meta"]["tags"]["feedback"] == "Feedback:1.0"
+
+
+def test_deprecated_rest_and_grpc_spellings(seldon_pb):
+    server = microservice("seldon_models.Legacy").start("/health/ping")
+    try:
+        assert predict(server, {"data": {"ndarray": [[1]]}}).json()["strData"] == "rest:dict"
+        pb, pb_grpc = seldon_pb
+        with grpc.insecure_channel(server.grpc_target) as channel:
+            answer = pb_grpc.ModelStub(channel).Predict(pb.SeldonMessage(strData="x"), timeout=TIMEOUT)
+        assert answer.strData == "grpc:SeldonMessage"
+        route = requests.post(server.url("/route"), json={"data": {"ndarray": [[1]]}}, timeout=TIMEOUT)
+        assert route.status_code == 200, route.text
+        assert route.json()["data"]["ndarray"] == [[1]]
+    finally:
+        server.stop()
 
 
 def test_raw_answer_in_tftensor_form_is_decoded():

@@ -172,6 +172,13 @@ fn serve_registry(
     .map_err(|e: Error| ServerError::new_err(e.message))
 }
 
+/// The serialized protobuf descriptors of the protocols the core serves, from which
+/// `oxserve.seldon` builds Seldon's message classes for gRPC `*_raw` methods.
+#[pyfunction]
+fn service_descriptors(py: Python<'_>) -> Bound<'_, pyo3::types::PyBytes> {
+    pyo3::types::PyBytes::new(py, oxserve_protocol::pb::SERVICE_DESCRIPTORS)
+}
+
 /// The version of the Rust core this extension was built from.
 #[pyfunction]
 fn core_version() -> &'static str {
@@ -183,6 +190,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(serve, module)?)?;
     module.add_function(wrap_pyfunction!(graph::serve_graph, module)?)?;
     module.add_function(wrap_pyfunction!(core_version, module)?)?;
+    module.add_function(wrap_pyfunction!(service_descriptors, module)?)?;
     module.add_class::<convert::SharedBytes>()?;
     module.add_class::<Readiness>()?;
     module.add("ServerError", module.py().get_type::<ServerError>())?;

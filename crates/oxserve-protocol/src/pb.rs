@@ -19,6 +19,11 @@ pub mod seldon {
     tonic::include_proto!("seldon.protos");
 }
 
+/// The serialized `FileDescriptorSet` of the served protocols (V2 inference and Seldon's
+/// `seldon.protos`, with every file they import), so that a language binding can build their
+/// message classes at run time without generated code of its own.
+pub const SERVICE_DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/service_descriptors.bin"));
+
 /// The part of TensorFlow's `tensorflow` package that Seldon's `tftensor` needs: `TensorProto`,
 /// its shape and element types.
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]

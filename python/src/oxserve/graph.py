@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import StartupError
 from .kserve import KServeHandler, Model
 from .repository import prepackaged, read_folder
-from .seldon import SeldonHandler, load_class
+from .seldon import SeldonHandler, implements, load_class
 
 # The operations a node may need that a Seldon class need not implement: Seldon's wrapper
 # answers feedback with an empty message for a class without ``send_feedback``.
@@ -57,7 +57,7 @@ def _class_handler(node, target, paths, parameters, operations):
     for operation in operations:
         if operation in _OPTIONAL:
             continue
-        if not any(callable(getattr(cls, m, None)) for m in (operation, operation + "_raw")):
+        if not implements(cls, operation):
             raise StartupError(
                 f"class {cls.__qualname__} has no method {operation} (or {operation}_raw), which its place "
                 "in the graph calls"

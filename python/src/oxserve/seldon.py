@@ -18,6 +18,7 @@ import sys
 
 import numpy as np
 
+from . import _seldon_protos as _protos
 from . import _wire
 from ._handler import DEFAULT_TIMEOUT, Handler, TensorSpec, scheduling
 from .errors import MicroserviceException, ServerError, StartupError
@@ -27,12 +28,23 @@ log = logging.getLogger("oxserve.seldon")
 
 # The methods a class must have (one of each pair) to serve as each service type.
 SERVICE_TYPES = {
-    "MODEL": ("predict", "predict_raw"),
-    "ROUTER": ("route", "route_raw"),
-    "TRANSFORMER": ("transform_input", "transform_input_raw"),
-    "OUTPUT_TRANSFORMER": ("transform_output", "transform_output_raw"),
-    "COMBINER": ("aggregate", "aggregate_raw"),
+    "MODEL": "predict",
+    "ROUTER": "route",
+    "TRANSFORMER": "transform_input",
+    "OUTPUT_TRANSFORMER": "transform_output",
+    "COMBINER": "aggregate",
 }
+
+# How Seldon's wrapper spells a method besides its high-level name: whole-message ``_raw``, and
+# the deprecated ``_rest`` and ``_grpc``.
+_WHOLE_MESSAGE_SUFFIXES = ("_raw", "_rest", "_grpc")
+
+
+def implements(obj, method):
+    """Whether the class or object ``obj`` has Seldon's ``method`` under any of its spellings."""
+    return any(callable(getattr(obj, method + suffix, None)) for suffix in ("", *_WHOLE_MESSAGE_SUFFIXES))
+
+
 METRIC_TYPES = ("COUNTER", "GAUGE", "TIMER")
 
 
@@ -48,6 +60,10 @@ class SeldonResponse:
 # The input parameter in which the Rust core names the ``data`` form a message came in
 # (``data.tensor``, ``data.ndarray`` or ``data.tftensor``; Rust's DATA_FORM_PARAMETER).
 DATA_FORM_PARAMETER = "seldon_data_form"
+
+# The request parameter with which the Rust core marks a call that came over gRPC (Rust's
+# TRANSPORT_PARAMETER): Seldon hands ``*_raw`` methods a proto then.
+TRANSPORT_PARAMETER = "seldon_transport"
 
 # TensorFlow's dtype and TensorProto value list of each V2 datatype, for ``data.tftensor``.
 _TF_TYPES = {
@@ -100,15 +116,22 @@ class Payload:
     """A decoded Seldon request: what the class's methods receive. ``form`` is the ``data`` form
     the caller used (``data.ndarray`` unless Rust said otherwise), for ``*_raw`` methods."""
 
-    def __init__(self, features, names, kind, meta, form="data.ndarray"):
+    def __init__(self, features, names, kind, meta, form="data.ndarray", transport="rest"):
         self.features = features
         self.names = names
         self.kind = kind
         self.meta = meta
         self.form = form
+        self.transport = transport
 
     @classmethod
     def from_wire(cls, message):
+        payload = cls._decode(message)
+        payload.transport = _wire.loads(message.get("parameters")).get(TRANSPORT_PARAMETER, "rest")
+        return payload
+
+    @classmethod
+    def _decode(cls, message):
         meta = _wire.loads(message["meta"])
         if not message["tensors"]:
             return cls(np.array([]), [], "data", meta)
@@ -181,7 +204,8 @@ def _from_seldon(message):
 
 
 def _encode(result, names, meta, request_kind):
-    """A result as the one tensor the Rust core turns into a Seldon message."""
+    """A result as the one tensor the Rust core turns into a Seldon message; a list or scalar is
+    JSON when ``request_kind`` (the request's, or a ``*_raw`` answer's own) is ``jsonData``."""
     if isinstance(result, str):
         tensor = _wire.encode_tensor("strData", [result.encode()], {"content_type": "str"}, "BYTES")
     elif isinstance(result, bytes):
@@ -238,21 +262,44 @@ class SeldonHandler(Handler):
         # send_feedback answer empty data, the transforms are identities and the health status is
         # "healthy" when the class lacks them; only route and aggregate need the class's method.
         self.operations = ["predict", "transform_input", "transform_output", "send_feedback", "health_status"]
-        self.operations += [
-            op for op in ("route", "aggregate") if hasattr(user, op) or hasattr(user, op + "_raw")
-        ]
+        self.operations += [op for op in ("route", "aggregate") if implements(user, op)]
 
     def load(self):
         if hasattr(self.user, "load"):
             self.user.load()
 
     # The high-level call and the response building shared by predict and both transforms.
+    def _whole_message(self, method, transport):
+        """The class's method taking the whole message for ``method``, in Seldon's precedence, and
+        whether it takes a proto: the deprecated ``predict_rest`` or ``predict_grpc`` (by
+        transport), or for the other methods ``<m>_rest`` then ``<m>_grpc`` whatever the
+        transport; else ``<m>_raw``, handed a proto over gRPC (``send_feedback_raw`` always)."""
+        if method == "predict":
+            deprecated = ("predict_grpc",) if transport == "grpc" else ("predict_rest",)
+        else:
+            deprecated = (method + "_rest", method + "_grpc")
+        for name in (*deprecated, method + "_raw"):
+            function = getattr(self.user, name, None)
+            if function is not None:
+                raw_proto = transport == "grpc" or method == "send_feedback"
+                return function, name.endswith("_grpc") or (name.endswith("_raw") and raw_proto)
+        return None, False
+
+    def _call_whole(self, method, transport, message, proto_name):
+        """Calls the whole-message method for ``method`` (if the class has one) with Seldon's JSON
+        ``message``, as the proto ``proto_name`` when it takes one; its answer as a dict, or
+        ``None`` when the class has no such method."""
+        function, proto = self._whole_message(method, transport)
+        if function is None:
+            return None
+        answer = function(_protos.to_proto(proto_name, message) if proto else message)
+        return {} if answer is None else _protos.to_dict(answer)
+
     def _call(self, request, method):
         payload = Payload.from_wire(request)
-        raw = getattr(self.user, method + "_raw", None)
-        if raw is not None:
-            result, names, meta, _ = _from_seldon(raw(payload.to_seldon()))
-            return _encode(result, names, meta, payload.kind)
+        answer = self._call_whole(method, payload.transport, payload.to_seldon(), "SeldonMessage")
+        if answer is not None:
+            return _encode(*_from_seldon(answer))
         function = getattr(self.user, method, None)
         if function is None:
             if method == "predict":
@@ -298,8 +345,18 @@ class SeldonHandler(Handler):
 
     def route(self, request):
         payload = Payload.from_wire(request)
-        if hasattr(self.user, "route_raw"):
-            result = self.user.route_raw(payload.to_seldon())
+        answer = self._call_whole("route", payload.transport, payload.to_seldon(), "SeldonMessage")
+        if isinstance(answer, dict):
+            # Seldon's route_raw answers a message whose data holds the branch number.
+            branch = np.ravel(_from_seldon(answer)[0])
+            if branch.size != 1:
+                raise MicroserviceException(
+                    f"route_raw must answer one branch, got {branch.size} values", 400
+                )
+            result = branch[0].item()
+            result = int(result) if isinstance(result, float) and result.is_integer() else result
+        elif answer is not None:
+            result = answer
         else:
             try:
                 result = self.user.route(payload.features, payload.names, meta=payload.meta)
@@ -313,9 +370,15 @@ class SeldonHandler(Handler):
 
     def aggregate(self, responses):
         payloads = [Payload.from_wire(r) for r in responses]
-        if hasattr(self.user, "aggregate_raw"):
-            result, names, meta, _ = _from_seldon(self.user.aggregate_raw([p.to_seldon() for p in payloads]))
-            return _encode(result, names, meta, payloads[0].kind if payloads else "data")
+        transport = payloads[0].transport if payloads else "rest"
+        function, proto = self._whole_message("aggregate", transport)
+        if function is not None:
+            # Seldon hands a JSON list over REST and a SeldonMessageList over gRPC.
+            messages = [p.to_seldon() for p in payloads]
+            argument = (
+                _protos.to_proto("SeldonMessageList", {"seldonMessages": messages}) if proto else messages
+            )
+            return _encode(*_from_seldon(_protos.to_dict(function(argument))))
         result = self.user.aggregate([p.features for p in payloads], [p.names for p in payloads])
         first = payloads[0] if payloads else Payload(np.array([]), [], "data", {})
         return self._respond(result, first)
@@ -325,8 +388,7 @@ class SeldonHandler(Handler):
         value (``"healthy"`` without one) answered as a prediction is, with the class's tags and
         metrics. A raising check answers 500 (or its exception's ``status_code``)."""
         if hasattr(self.user, "health_status_raw"):
-            result, names, meta, _ = _from_seldon(self.user.health_status_raw())
-            return _encode(result, names, meta, "data")
+            return _encode(*_from_seldon(self.user.health_status_raw()))
         result = self.user.health_status() if hasattr(self.user, "health_status") else "healthy"
         return self._respond(result, Payload(np.array([]), [], "data", {}))
 
@@ -337,14 +399,14 @@ class SeldonHandler(Handler):
         if feedback["response"]:
             routing_table = _wire.loads(feedback["response"]["meta"]).get("routing", {})
             routing = routing_table.get(os.environ.get("PREDICTIVE_UNIT_ID", "0"))
-        if hasattr(self.user, "send_feedback_raw"):
-            self.user.send_feedback_raw(
-                {
-                    "request": request.to_seldon() if request else None,
-                    "truth": truth.to_seldon() if truth else None,
-                    "reward": feedback["reward"],
-                }
-            )
+        function, proto = self._whole_message("send_feedback", request.transport if request else "rest")
+        if function is not None:
+            response = Payload.from_wire(feedback["response"]) if feedback["response"] else None
+            message = {"reward": feedback["reward"]}
+            for field, payload in (("request", request), ("response", response), ("truth", truth)):
+                if payload is not None:
+                    message[field] = payload.to_seldon()
+            function(_protos.to_proto("Feedback", message) if proto else message)
             result = []
         elif not hasattr(self.user, "send_feedback"):
             result = []
@@ -452,11 +514,11 @@ def check_service_type(cls, service_type):
     """Fails at start-up when ``cls`` lacks the method its service type needs."""
     if service_type not in SERVICE_TYPES:
         raise StartupError(f"--service-type {service_type}: expected one of {', '.join(SERVICE_TYPES)}")
-    methods = SERVICE_TYPES[service_type]
-    if not any(callable(getattr(cls, m, None)) for m in methods):
+    method = SERVICE_TYPES[service_type]
+    if not implements(cls, method):
         raise StartupError(
-            f"class {cls.__qualname__} cannot serve as {service_type}: "
-            f"it has no method {methods[0]} (or {methods[1]})"
+            f"class {cls.__qualname__} cannot serve as {service_type}: it has no method {method} "
+            f"(or {method}_raw)"
         )
 
 

@@ -148,11 +148,51 @@ class HealthUnavailable:
         raise BadRequest("warming up", status_code=503)
 
 
+def as_json(message):
+    """A message handed to a *_raw method (a dict over REST, a proto over gRPC) as JSON."""
+    if hasattr(message, "DESCRIPTOR"):
+        from google.protobuf import json_format
+
+        return json_format.MessageToDict(message)
+    return message
+
+
 class RawEcho:
-    """Answers the message its predict_raw received, as jsonData."""
+    """Answers the message(s) its *_raw methods received, as jsonData, tagged with the type they
+    came as; remembers the type and reward of the last feedback in its tags."""
+
+    def __init__(self):
+        self.feedback = None
 
     def predict_raw(self, message):
-        return {"jsonData": message}
+        return {"jsonData": as_json(message), "meta": {"tags": {"received": type(message).__name__}}}
+
+    def aggregate_raw(self, messages):
+        received = type(messages).__name__
+        if hasattr(messages, "DESCRIPTOR"):
+            messages = messages.seldonMessages
+        return {"jsonData": [as_json(m) for m in messages], "meta": {"tags": {"received": received}}}
+
+    def send_feedback_raw(self, feedback):
+        reward = feedback.reward if hasattr(feedback, "DESCRIPTOR") else feedback["reward"]
+        self.feedback = f"{type(feedback).__name__}:{reward}"
+
+    def tags(self):
+        return {"feedback": self.feedback} if self.feedback else {}
+
+
+class Legacy:
+    """Seldon's deprecated spellings: predict_rest over REST, predict_grpc (a proto in, a proto
+    out) over gRPC, and route_rest whatever the transport."""
+
+    def predict_rest(self, message):
+        return {"strData": f"rest:{type(message).__name__}"}
+
+    def predict_grpc(self, message):
+        return type(message)(strData=f"grpc:{type(message).__name__}")
+
+    def route_rest(self, message):
+        return {"data": {"ndarray": [[1]]}}
 
 
 class RawTfTensor:

@@ -206,7 +206,26 @@ fn aggregate_call(messages: Vec<(InferenceRequest, PayloadKind)>) -> Result<(Cal
             "seldonMessages: the list is empty; a combiner needs at least one message",
         ));
     };
-    Ok((Call::Aggregate(messages.into_iter().map(|(request, _)| request).collect()), kind))
+    let marked = messages.into_iter().map(|(mut request, kind)| {
+        mark_data_form(&mut request, kind);
+        request
+    });
+    Ok((Call::Aggregate(marked.collect()), kind))
+}
+
+/// The input tensor parameter naming the `data` form a message came in (`data.tensor`,
+/// `data.ndarray`, `data.tftensor`), so that a unit can hand Seldon's `*_raw` methods the message
+/// in the caller's own form.
+pub const DATA_FORM_PARAMETER: &str = "seldon_data_form";
+
+/// Marks a message that came in with a `data` payload with its form under
+/// [`DATA_FORM_PARAMETER`]; jsonData/strData/binData are marked by the decoder already.
+pub fn mark_data_form(message: &mut InferenceRequest, kind: PayloadKind) {
+    if let (PayloadKind::Tensor | PayloadKind::Ndarray | PayloadKind::TfTensor, [input]) =
+        (kind, message.inputs.as_mut_slice())
+    {
+        input.parameters.insert(DATA_FORM_PARAMETER.to_string(), kind.field().into());
+    }
 }
 
 /// A feedback's decoded parts (each a message, with its payload form if it had a payload) as a
@@ -218,11 +237,19 @@ fn feedback_call(
     truth: Option<(InferenceRequest, Option<PayloadKind>)>,
 ) -> (Call, PayloadKind) {
     let kind = request.as_ref().and_then(|(_, kind)| *kind).unwrap_or(PayloadKind::Ndarray);
+    let marked = |part: Option<(InferenceRequest, Option<PayloadKind>)>| {
+        part.map(|(mut message, kind)| {
+            if let Some(kind) = kind {
+                mark_data_form(&mut message, kind);
+            }
+            message
+        })
+    };
     let feedback = Feedback {
-        request: request.map(|(request, _)| request),
-        response: response.map(|(response, _)| component::as_response(response)),
+        request: marked(request),
+        response: marked(response).map(component::as_response),
         reward,
-        truth: truth.map(|(truth, _)| truth),
+        truth: marked(truth),
     };
     (Call::Feedback(Box::new(feedback)), kind)
 }

@@ -27,6 +27,25 @@ use crate::AppState;
 use crate::metrics::Protocol;
 use crate::rest::seldon::mark_data_form;
 
+/// The request parameter that says a Seldon call came over gRPC, so that a unit can hand Seldon's
+/// `*_raw` methods a proto, as Seldon's gRPC server does (the Python package).
+pub(crate) const TRANSPORT_PARAMETER: &str = "seldon_transport";
+
+/// Marks every message of a gRPC call with [`TRANSPORT_PARAMETER`].
+fn mark_grpc(call: &mut Call) {
+    let messages: Vec<&mut InferenceRequest> = match call {
+        Call::Predict(request)
+        | Call::TransformInput(request)
+        | Call::TransformOutput(request)
+        | Call::Route(request) => vec![request],
+        Call::Aggregate(list) => list.iter_mut().collect(),
+        Call::Feedback(feedback) => feedback.request.iter_mut().chain(feedback.truth.iter_mut()).collect(),
+    };
+    for message in messages {
+        message.parameters.insert(TRANSPORT_PARAMETER.to_string(), "grpc".into());
+    }
+}
+
 /// gRPC metadata key naming the target model: Seldon's ingress routes a deployment by it.
 const MODEL_KEY: &str = "seldon";
 
@@ -91,6 +110,7 @@ impl SeldonService {
             .observe(Protocol::SeldonGrpc, unit, |unit| async move {
                 let (mut call, kind) = decode(unit.metadata())?;
                 mark_data_form(&mut call, kind);
+                mark_grpc(&mut call);
                 let response = state.seldon_call(unit.as_ref(), call).await?;
                 codec::encode_message(&response, kind)
             })

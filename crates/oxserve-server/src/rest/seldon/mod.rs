@@ -124,25 +124,15 @@ async fn answer(
         .unwrap_or_else(|e| error_response(&e))
 }
 
-/// The input tensor parameter naming the `data` form a one-message call came in
-/// (`data.tensor`, `data.ndarray`, `data.tftensor`), so that a unit can hand Seldon's `*_raw`
-/// methods the message in the caller's own form.
-pub(crate) const DATA_FORM_PARAMETER: &str = "seldon_data_form";
-
 /// Marks the input of a one-message call (predict, the transforms, route) with its `data` form
-/// under [`DATA_FORM_PARAMETER`]; jsonData/strData/binData are marked by the decoder already.
+/// (aggregate and feedback messages are marked as they are decoded).
 pub(crate) fn mark_data_form(call: &mut Call, kind: PayloadKind) {
-    let (Call::Predict(request)
+    if let Call::Predict(request)
     | Call::TransformInput(request)
     | Call::TransformOutput(request)
-    | Call::Route(request)) = call
-    else {
-        return;
-    };
-    if let (PayloadKind::Tensor | PayloadKind::Ndarray | PayloadKind::TfTensor, [input]) =
-        (kind, request.inputs.as_mut_slice())
+    | Call::Route(request) = call
     {
-        input.parameters.insert(DATA_FORM_PARAMETER.to_string(), kind.field().into());
+        oxserve_protocol::seldon::mark_data_form(request, kind);
     }
 }
 
