@@ -7,8 +7,11 @@
 //! server maps to a status: a unit that fails or cannot be reached is a 5xx of the graph, and the
 //! server keeps serving.
 
+mod grpc;
 mod seldon_grpc;
 mod seldon_rest;
+#[cfg(test)]
+mod tests;
 mod v2_grpc;
 mod v2_rest;
 

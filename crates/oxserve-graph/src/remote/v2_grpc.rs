@@ -5,17 +5,18 @@ use oxserve_core::{
     DataType, Error, InferenceRequest, InferenceResponse, ModelMetadata, Result, Tensor, TensorSpec,
 };
 use oxserve_protocol::pb::inference as pb;
-use oxserve_protocol::pb::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
 use oxserve_protocol::pb::inference::model_infer_request::InferInputTensor;
 use tokio::sync::OnceCell;
-use tonic::transport::{Channel, Endpoint};
 
+use super::grpc::Channel;
 use crate::message::fit;
-
 use crate::spec::RemoteSpec;
 
+const MODEL_INFER: &str = "/inference.GRPCInferenceService/ModelInfer";
+const MODEL_METADATA: &str = "/inference.GRPCInferenceService/ModelMetadata";
+
 pub struct Client {
-    inference: GrpcInferenceServiceClient<Channel>,
+    channel: Channel,
     /// The model to call.
     model: String,
     /// The model's inputs, asked for once: a graph's tensors are fitted to them as a local
@@ -23,32 +24,17 @@ pub struct Client {
     metadata: OnceCell<ModelMetadata>,
 }
 
-/// A lazily connected channel to the unit: the graph starts even if the unit is not up yet.
-pub fn channel(spec: &RemoteSpec) -> Result<Channel> {
-    let endpoint = Endpoint::from_shared(format!("http://{}:{}", spec.host, spec.port)).map_err(|e| {
-        Error::invalid(format!("endpoint: {}:{} is not an address: {e}", spec.host, spec.port))
-    })?;
-    Ok(endpoint.tcp_nodelay(true).connect_lazy())
-}
-
 impl Client {
     pub fn new(spec: &RemoteSpec) -> Result<Client> {
-        let inference = GrpcInferenceServiceClient::new(channel(spec)?)
-            .max_decoding_message_size(usize::MAX)
-            .max_encoding_message_size(usize::MAX);
-        Ok(Client { inference, model: spec.model.clone(), metadata: OnceCell::new() })
+        Ok(Client { channel: Channel::new(spec)?, model: spec.model.clone(), metadata: OnceCell::new() })
     }
 
     async fn metadata(&self) -> Result<&ModelMetadata> {
         self.metadata
             .get_or_try_init(|| async {
                 let request = pb::ModelMetadataRequest { name: self.model.clone(), version: String::new() };
-                let answer = self.inference.clone().model_metadata(request).await.map_err(|status| {
-                    let error = super::seldon_grpc::status_error(super::Method::Predict, status);
-                    Error::new(error.kind, error.message.replacen("Predict", "ModelMetadata", 1))
-                })?;
+                let answer: pb::ModelMetadataResponse = self.channel.unary(MODEL_METADATA, &request).await?;
                 let inputs = answer
-                    .into_inner()
                     .inputs
                     .into_iter()
                     .filter_map(|t| {
@@ -82,11 +68,7 @@ impl Client {
             raw_input_contents: request.inputs.iter().map(|t| t.data.clone()).collect(),
             ..Default::default()
         };
-        let answer = self.inference.clone().model_infer(message).await.map_err(|status| {
-            let error = super::seldon_grpc::status_error(super::Method::Predict, status);
-            Error::new(error.kind, error.message.replacen("Predict", "ModelInfer", 1))
-        })?;
-        let answer = answer.into_inner();
+        let answer: pb::ModelInferResponse = self.channel.unary(MODEL_INFER, &message).await?;
         if answer.raw_output_contents.len() != answer.outputs.len() {
             return Err(Error::internal(format!(
                 "ModelInfer: {} outputs but {} raw output buffers (typed `contents` are not read)",
