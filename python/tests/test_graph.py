@@ -194,6 +194,14 @@ def test_python_router_combiner_and_model_beside_onnx(native_graph, server_facto
     assert (after["meta"]["routing"], after["data"]["ndarray"]) == ({"router": 0}, [[2.0, 4.0]])
 
 
+def test_workers_each_build_the_graph(native_graph, server_factory):
+    server = server_factory(graph_command(native_graph) + ["--workers", "2"])
+    for _ in range(8):
+        response = seldon_predict(server, [[1.0, 2.0]])
+        assert response.status_code == 200, response.text
+        assert response.json()["meta"]["routing"] == {"router": 1}
+
+
 def test_rust_command_hands_a_python_graph_to_the_package(native_graph, server_factory):
     server = server_factory(rust_command("run", str(native_graph)))
     response = seldon_predict(server, [[2.0, 4.0]])
