@@ -168,3 +168,21 @@ def test_the_request_timeout_parameter_bounds_a_call_too(server):
     response = requests.post(server.url("/v2/models/flaky/infer"), json=hang, timeout=TIMEOUT)
     assert response.status_code == 504
     assert "within 200ms (the request's timeout parameter)" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"drain_timeout": -1}, "drain_timeout: must be a non-negative number of seconds"),
+        ({"host": "localhost:80"}, "host 'localhost:80': invalid IP address syntax"),
+    ],
+)
+def test_bad_listening_options_stop_the_start_naming_them(options, expected):
+    import oxserve
+
+    @oxserve.model(inputs=[("x", "FP32", [-1])], outputs=[("y", "FP32", [-1])])
+    def identity(x):
+        return x
+
+    with pytest.raises(oxserve.ServerError, match=expected):
+        oxserve.serve([identity], http_port=0, grpc_port=0, **options)

@@ -11,7 +11,6 @@ mod convert;
 mod graph;
 mod unit;
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -161,22 +160,19 @@ pub extern "system" fn Java_io_oxserve_Server_stop0<'caller>(
 fn start(env: &mut Env, declaration: &str, models: &JObjectArray) -> Result<RunningServer, Error> {
     let declaration: Declaration =
         serde_json::from_str(declaration).map_err(|e| Error::invalid(format!("server declaration: {e}")))?;
-    let host: IpAddr =
-        declaration.host.parse().map_err(|e| Error::invalid(format!("host '{}': {e}", declaration.host)))?;
-    if !(declaration.drain_timeout >= 0.0 && declaration.drain_timeout.is_finite()) {
-        return Err(Error::invalid("drainTimeout: must be a non-negative number of seconds"));
-    }
+    let config = ServerConfig::from_options(
+        &declaration.host,
+        declaration.http_port,
+        declaration.grpc_port,
+        declaration.max_request_size,
+        declaration.drain_timeout,
+        "drainTimeout",
+    )?;
     oxserve_foreign::init_logging(&declaration.log_level);
     let config = ServerConfig {
-        host,
-        http_port: declaration.http_port,
-        grpc_port: declaration.grpc_port,
-        max_request_size: declaration.max_request_size,
-        drain_timeout: Duration::from_secs_f64(declaration.drain_timeout),
         seldon_unit_id: std::env::var("PREDICTIVE_UNIT_ID").ok(),
         seldon_unit_image: std::env::var("PREDICTIVE_UNIT_IMAGE").ok(),
-        reuse_port: false,
-        metrics_port: None,
+        ..config
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -10,7 +10,6 @@ mod convert;
 mod graph;
 mod unit;
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -130,21 +129,16 @@ fn server_config(
     max_request_size: usize,
     drain_timeout: f64,
 ) -> PyResult<ServerConfig> {
-    let host: IpAddr = host.parse().map_err(|e| ServerError::new_err(format!("host '{host}': {e}")))?;
-    if !(drain_timeout >= 0.0 && drain_timeout.is_finite()) {
-        return Err(ServerError::new_err("drain_timeout: must be a non-negative number of seconds"));
-    }
-    Ok(ServerConfig {
+    let config = ServerConfig::from_options(
         host,
         http_port,
         grpc_port,
         max_request_size,
-        drain_timeout: Duration::from_secs_f64(drain_timeout),
-        seldon_unit_id: None,
-        seldon_unit_image: None,
-        reuse_port,
-        metrics_port: None,
-    })
+        drain_timeout,
+        "drain_timeout",
+    )
+    .map_err(|e| ServerError::new_err(e.message))?;
+    Ok(ServerConfig { reuse_port, ..config })
 }
 
 /// Serves what `registry` builds until SIGTERM or Ctrl-C, with the GIL released. `registry` runs

@@ -10,7 +10,6 @@ mod convert;
 mod main_thread;
 mod unit;
 
-use std::net::IpAddr;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -124,24 +123,21 @@ fn serve_models(models: List, options: Robj) -> Robj {
     let result = (|| {
         let options: Options = serde_json::from_value(convert::r_to_json(&options, "options")?)
             .map_err(|e| Error::invalid(format!("options: {e}")))?;
-        let host: IpAddr =
-            options.host.parse().map_err(|e| Error::invalid(format!("host '{}': {e}", options.host)))?;
-        if !(options.drain_timeout >= 0.0 && options.drain_timeout.is_finite()) {
-            return Err(Error::invalid("drain_timeout: must be a non-negative number of seconds"));
-        }
+        let config = ServerConfig::from_options(
+            &options.host,
+            options.http_port,
+            options.grpc_port,
+            options.max_request_size,
+            options.drain_timeout,
+            "drain_timeout",
+        )?;
         let (declared, handlers): (Vec<_>, Vec<_>) =
             models.values().map(|m| declare(&m)).collect::<Result<Vec<_>, Error>>()?.into_iter().unzip();
         oxserve_foreign::init_logging(&options.log_level);
         let config = ServerConfig {
-            host,
-            http_port: options.http_port,
-            grpc_port: options.grpc_port,
-            max_request_size: options.max_request_size,
-            drain_timeout: Duration::from_secs_f64(options.drain_timeout),
             seldon_unit_id: options.seldon_unit_id,
             seldon_unit_image: options.seldon_unit_image,
-            reuse_port: false,
-            metrics_port: None,
+            ..config
         };
         serve_on_main_thread(declared, handlers, config, options.default_model)
     })();

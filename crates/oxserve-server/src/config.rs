@@ -1,6 +1,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use oxserve_core::{Error, Result};
+
 /// How the server listens and what limits it enforces.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -25,6 +27,33 @@ pub struct ServerConfig {
     /// answers `/prometheus` and `/metrics` there, where the Seldon operator's scrape annotations
     /// point. The metrics stay on the HTTP port too.
     pub metrics_port: Option<u16>,
+}
+
+impl ServerConfig {
+    /// The configuration from the listening options a language binding is given as text and
+    /// numbers: `host` parsed, `drain_timeout` (seconds) checked, every other field the default.
+    /// `drain_field` is that option's name as the binding spells it, for the error.
+    pub fn from_options(
+        host: &str,
+        http_port: u16,
+        grpc_port: u16,
+        max_request_size: usize,
+        drain_timeout: f64,
+        drain_field: &str,
+    ) -> Result<ServerConfig> {
+        let host: IpAddr = host.parse().map_err(|e| Error::invalid(format!("host '{host}': {e}")))?;
+        if !(drain_timeout >= 0.0 && drain_timeout.is_finite()) {
+            return Err(Error::invalid(format!("{drain_field}: must be a non-negative number of seconds")));
+        }
+        Ok(ServerConfig {
+            host,
+            http_port,
+            grpc_port,
+            max_request_size,
+            drain_timeout: Duration::from_secs_f64(drain_timeout),
+            ..ServerConfig::default()
+        })
+    }
 }
 
 impl Default for ServerConfig {
