@@ -4,11 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.ListValue;
+import com.google.protobuf.TextFormat;
 import com.google.protobuf.Value;
 import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.stub.ClientCalls;
+import io.grpc.stub.MetadataUtils;
 import io.oxserve.seldon.SeldonModel;
 import io.oxserve.seldon.SeldonPredictionService;
 import io.seldon.protos.PredictionProtos.DefaultData;
@@ -16,12 +22,18 @@ import io.seldon.protos.PredictionProtos.Meta;
 import io.seldon.protos.PredictionProtos.SeldonMessage;
 import io.seldon.protos.PredictionProtos.SeldonMessageList;
 import io.seldon.protos.PredictionProtos.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.tensorflow.framework.TensorProto;
+import org.tensorflow.framework.TensorShapeProto;
 
 /** Classes written for Seldon's Java wrapper contract, served through {@link SeldonModel} and called over Seldon REST and gRPC. */
 class SeldonAdapterTest {
@@ -95,12 +107,19 @@ class SeldonAdapterTest {
             return null;
         }
 
-        /** Reads the first value of either data form, as a Seldon router must (it gets the caller's form). */
+        /**
+         * Reads the first value of any data form, as a Seldon router must (it gets the caller's form), and
+         * answers a tftensor caller in tftensor form.
+         */
         @Override
         public SeldonMessage route(SeldonMessage request) {
             DefaultData data = request.getData();
             double first;
-            if (data.hasNdarray()) {
+            if (data.hasTftensor()) {
+                int child = data.getTftensor().getFloatVal(0) > 5 ? 1 : 0;
+                return SeldonMessage.newBuilder().setData(DefaultData.newBuilder().setTftensor(TensorProto.newBuilder()
+                        .setDtype(org.tensorflow.framework.DataType.DT_INT32).addIntVal(child))).build();
+            } else if (data.hasNdarray()) {
                 Value value = data.getNdarray().getValues(0);
                 while (value.hasListValue()) {
                     value = value.getListValue().getValues(0);
@@ -131,14 +150,19 @@ class SeldonAdapterTest {
     /**
      * A Seldon-style class that, like many written for Seldon's wrapper, reads only the data form
      * its callers send: it echoes the request, tagged {@code form} with what
-     * {@code hasNdarray()}/{@code hasTensor()} say.
+     * {@code hasNdarray()}/{@code hasTensor()} say, and a tftensor with the proto it got (in
+     * protobuf's text form, tag {@code tftensor}).
      */
     public static final class FormProbe implements SeldonPredictionService {
         @Override
         public SeldonMessage predict(SeldonMessage request) {
             DefaultData data = request.getData();
             String form = data.hasNdarray() ? "ndarray" : data.hasTensor() ? "tensor" : data.getDataOneofCase().name();
-            Meta meta = request.getMeta().toBuilder().putTags("form", Value.newBuilder().setStringValue(form).build()).build();
+            Meta.Builder meta = request.getMeta().toBuilder().putTags("form", Value.newBuilder().setStringValue(form).build());
+            if (data.hasTftensor()) {
+                meta.putTags("tftensor", Value.newBuilder()
+                        .setStringValue(TextFormat.shortDebugString(data.getTftensor())).build());
+            }
             return request.toBuilder().setMeta(meta).build();
         }
 
@@ -148,13 +172,53 @@ class SeldonAdapterTest {
         }
     }
 
+    /**
+     * A Seldon-style class that answers {@code data.tftensor}: the request's first string (a
+     * tftensor's {@code string_val} or an ndarray's) names the answer.
+     */
+    public static final class TfAnswerer implements SeldonPredictionService {
+        @Override
+        public SeldonMessage predict(SeldonMessage request) {
+            DefaultData data = request.getData();
+            String kind = data.hasTftensor() ? data.getTftensor().getStringVal(0).toStringUtf8()
+                    : data.getNdarray().getValues(0).getStringValue();
+            TensorProto.Builder answer = switch (kind) {
+                case "int64" -> tf(org.tensorflow.framework.DataType.DT_INT64, 2).addInt64Val(1).addInt64Val(-2);
+                case "content" -> {
+                    ByteBuffer content = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(0.5f).putFloat(-1f);
+                    yield tf(org.tensorflow.framework.DataType.DT_FLOAT, 1, 2).setTensorContent(ByteString.copyFrom(content.array()));
+                }
+                // Fewer values than elements: the last one repeats, as in tf.make_ndarray.
+                case "uint8" -> tf(org.tensorflow.framework.DataType.DT_UINT8, 3).addIntVal(7).addIntVal(255);
+                case "strings" -> tf(org.tensorflow.framework.DataType.DT_STRING, 2)
+                        .addStringVal(ByteString.copyFromUtf8("x")).addStringVal(ByteString.copyFromUtf8("ÿ"));
+                case "half" -> tf(org.tensorflow.framework.DataType.DT_HALF, 1).addHalfVal(0x3C00);
+                case "complex" -> tf(org.tensorflow.framework.DataType.DT_COMPLEX64, 1).addScomplexVal(1).addScomplexVal(2);
+                case "int8-overflow" -> tf(org.tensorflow.framework.DataType.DT_INT8, 1).addIntVal(200);
+                case "too-few-bytes" -> tf(org.tensorflow.framework.DataType.DT_INT32, 2).setTensorContent(ByteString.copyFrom(new byte[4]));
+                default -> throw new IllegalArgumentException(kind);
+            };
+            return SeldonMessage.newBuilder().setData(DefaultData.newBuilder().addNames("out").setTftensor(answer)).build();
+        }
+
+        private static TensorProto.Builder tf(org.tensorflow.framework.DataType dtype, long... shape) {
+            TensorShapeProto.Builder dims = TensorShapeProto.newBuilder();
+            for (long size : shape) {
+                dims.addDim(TensorShapeProto.Dim.newBuilder().setSize(size));
+            }
+            return TensorProto.newBuilder().setDtype(dtype).setTensorShape(dims);
+        }
+    }
+
     private static final RouterCombiner ROUTER = new RouterCombiner();
 
     @RegisterExtension
     static final TestServers SERVED = TestServers.serving(builder -> builder
             .defaultModel("scorer")
             .model("scorer", new SeldonModel(new Scorer()))
-            .model("router", new SeldonModel(new RouterCombiner())));
+            .model("router", new SeldonModel(new RouterCombiner()))
+            .model("probe", new SeldonModel(new FormProbe()))
+            .model("tf", new SeldonModel(new TfAnswerer())));
 
     @Test
     void ndarrayWithNamesAndTagsOverRest() {
@@ -202,7 +266,15 @@ class SeldonAdapterTest {
         return grpcPredict(SERVED.channel(), request);
     }
 
-    private static SeldonMessage grpcPredict(ManagedChannel to, SeldonMessage request) throws Exception {
+    /** Seldon's gRPC Predict on the served model {@code model} (named in the {@code seldon} header). */
+    private static SeldonMessage grpcPredict(String model, SeldonMessage request) throws Exception {
+        Metadata headers = new Metadata();
+        headers.put(Metadata.Key.of("seldon", Metadata.ASCII_STRING_MARSHALLER), model);
+        return grpcPredict(ClientInterceptors.intercept(SERVED.channel(), MetadataUtils.newAttachHeadersInterceptor(headers)),
+                request);
+    }
+
+    private static SeldonMessage grpcPredict(Channel to, SeldonMessage request) throws Exception {
         byte[] answer = ClientCalls.blockingUnaryCall(to, Protobuf.unary("seldon.protos.Model", "Predict"),
                 CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS), request.toByteArray());
         return SeldonMessage.parseFrom(answer);
@@ -268,6 +340,147 @@ class SeldonAdapterTest {
         }
     }
 
+    /** Seldon REST's predict on the served model {@code model}. */
+    private static Http.Answer restPredict(String model, String body) {
+        return SERVED.http().post("/seldon/test/" + model + "/api/v1.0/predictions", body);
+    }
+
+    /** A REST {@code data.tftensor} of one string, base64-encoded as proto3 JSON writes bytes. */
+    private static String stringTftensor(String value) {
+        return "{\"data\":{\"tftensor\":{\"dtype\":\"DT_STRING\",\"tensorShape\":{\"dim\":[{\"size\":\"1\"}]},\"stringVal\":[\""
+                + Base64.getEncoder().encodeToString(value.getBytes(StandardCharsets.UTF_8)) + "\"]}}}";
+    }
+
+    @Test
+    void tftensorRequestsReachTheClassAsTftensorsOfTheirDtypeOverRest() throws Exception {
+        // Each request's tftensor (canonical proto3 JSON, as the server writes it), and the proto the class must see.
+        // The echo comes back as the caller sent it, except booleans and strings, which the server answers as
+        // data.ndarray whatever the caller's form.
+        Map<String, String> ndarrayAnswers = Map.of("DT_BOOL", "[true,false]", "DT_STRING", "[\"hé\"]");
+        Map<String, String> cases = new java.util.LinkedHashMap<>();
+        cases.put("{\"dtype\":\"DT_FLOAT\",\"tensorShape\":{\"dim\":[{\"size\":\"1\"},{\"size\":\"2\"}]},\"floatVal\":[1.5,2.5]}",
+                "dtype: DT_FLOAT tensor_shape { dim { size: 1 } dim { size: 2 } } float_val: 1.5 float_val: 2.5");
+        cases.put("{\"dtype\":\"DT_DOUBLE\",\"tensorShape\":{\"dim\":[{\"size\":\"2\"}]},\"doubleVal\":[0.25,-3.0]}",
+                "dtype: DT_DOUBLE tensor_shape { dim { size: 2 } } double_val: 0.25 double_val: -3.0");
+        cases.put("{\"dtype\":\"DT_INT8\",\"tensorShape\":{\"dim\":[{\"size\":\"2\"}]},\"intVal\":[-3,4]}",
+                "dtype: DT_INT8 tensor_shape { dim { size: 2 } } int_val: -3 int_val: 4");
+        cases.put("{\"dtype\":\"DT_UINT16\",\"tensorShape\":{\"dim\":[{\"size\":\"1\"}]},\"intVal\":[65535]}",
+                "dtype: DT_UINT16 tensor_shape { dim { size: 1 } } int_val: 65535");
+        cases.put("{\"dtype\":\"DT_INT32\",\"tensorShape\":{\"dim\":[{\"size\":\"1\"}]},\"intVal\":[-2147483648]}",
+                "dtype: DT_INT32 tensor_shape { dim { size: 1 } } int_val: -2147483648");
+        cases.put("{\"dtype\":\"DT_INT64\",\"tensorShape\":{\"dim\":[{\"size\":\"1\"}]},\"int64Val\":[\"9007199254740993\"]}",
+                "dtype: DT_INT64 tensor_shape { dim { size: 1 } } int64_val: 9007199254740993");
+        cases.put("{\"dtype\":\"DT_BOOL\",\"tensorShape\":{\"dim\":[{\"size\":\"2\"}]},\"boolVal\":[true,false]}",
+                "dtype: DT_BOOL tensor_shape { dim { size: 2 } } bool_val: true bool_val: false");
+        cases.put("{\"dtype\":\"DT_STRING\",\"tensorShape\":{\"dim\":[{\"size\":\"1\"}]},\"stringVal\":[\"aMOp\"]}",
+                "dtype: DT_STRING tensor_shape { dim { size: 1 } } string_val: \"h\\303\\251\"");
+        cases.put("{\"dtype\":\"DT_HALF\",\"tensorShape\":{\"dim\":[{\"size\":\"1\"}]},\"halfVal\":[15360]}",
+                "dtype: DT_HALF tensor_shape { dim { size: 1 } } half_val: 15360");
+        for (Map.Entry<String, String> c : cases.entrySet()) {
+            Http.Answer answer = restPredict("probe", "{\"data\":{\"names\":[\"a\"],\"tftensor\":" + c.getKey() + "}}");
+            assertEquals(200, answer.status(), c.getKey() + ": " + answer.text());
+            JsonNode tags = answer.body().get("meta").get("tags");
+            assertEquals("TFTENSOR", tags.get("form").asText(), answer.text());
+            assertEquals(c.getValue(), tags.get("tftensor").asText(), "what the class got for " + c.getKey());
+            String dtype = Http.JSON.readTree(c.getKey()).get("dtype").asText();
+            if (ndarrayAnswers.containsKey(dtype)) {
+                assertEquals(ndarrayAnswers.get(dtype), answer.body().get("data").get("ndarray").toString(), answer.text());
+            } else {
+                assertEquals(Http.JSON.readTree(c.getKey()), answer.body().get("data").get("tftensor"),
+                        "the echo comes back as the caller sent it: " + answer.text());
+            }
+            assertEquals("[\"a\"]", answer.body().get("data").get("names").toString());
+        }
+    }
+
+    @Test
+    void tftensorRequestsReachTheClassAsTftensorsOverGrpc() throws Exception {
+        TensorProto sent = TensorProto.newBuilder().setDtype(org.tensorflow.framework.DataType.DT_FLOAT)
+                .setTensorShape(TensorShapeProto.newBuilder()
+                        .addDim(TensorShapeProto.Dim.newBuilder().setSize(1))
+                        .addDim(TensorShapeProto.Dim.newBuilder().setSize(2)))
+                .addFloatVal(1.5f).addFloatVal(2.5f).build();
+        SeldonMessage answer = grpcPredict("probe", SeldonMessage.newBuilder()
+                .setData(DefaultData.newBuilder().setTftensor(sent)).build());
+        assertEquals(TextFormat.shortDebugString(sent), answer.getMeta().getTagsOrThrow("tftensor").getStringValue(),
+                "the class gets the caller's proto");
+        TensorProto back = answer.getData().getTftensor();
+        assertEquals(org.tensorflow.framework.DataType.DT_FLOAT, back.getDtype(), answer.toString());
+        assertEquals(sent.getTensorShape(), back.getTensorShape());
+        ByteBuffer content = back.getTensorContent().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(8, content.remaining(), answer.toString());
+        assertEquals(1.5f, content.getFloat());
+        assertEquals(2.5f, content.getFloat());
+    }
+
+    @Test
+    void aClassMayAnswerTftensorOverRestV2AndGrpc() throws Exception {
+        // Seldon REST, tftensor caller: the answer's dtype, shape and values in tftensor form.
+        Map<String, String> rest = new java.util.LinkedHashMap<>();
+        rest.put("int64", "{\"dtype\":\"DT_INT64\",\"tensorShape\":{\"dim\":[{\"size\":\"2\"}]},\"int64Val\":[\"1\",\"-2\"]}");
+        rest.put("content", "{\"dtype\":\"DT_FLOAT\",\"tensorShape\":{\"dim\":[{\"size\":\"1\"},{\"size\":\"2\"}]},\"floatVal\":[0.5,-1.0]}");
+        rest.put("uint8", "{\"dtype\":\"DT_UINT8\",\"tensorShape\":{\"dim\":[{\"size\":\"3\"}]},\"intVal\":[7,255,255]}");
+        rest.put("half", "{\"dtype\":\"DT_HALF\",\"tensorShape\":{\"dim\":[{\"size\":\"1\"}]},\"halfVal\":[15360]}");
+        for (Map.Entry<String, String> c : rest.entrySet()) {
+            Http.Answer answer = restPredict("tf", stringTftensor(c.getKey()));
+            assertEquals(200, answer.status(), c.getKey() + ": " + answer.text());
+            assertEquals(Http.JSON.readTree(c.getValue()), answer.body().get("data").get("tftensor"), c.getKey() + ": " + answer.text());
+            assertEquals("[\"out\"]", answer.body().get("data").get("names").toString());
+        }
+        // Strings, as the server answers them to every caller: data.ndarray.
+        Http.Answer strings = restPredict("tf", stringTftensor("strings"));
+        assertEquals(200, strings.status(), strings.text());
+        assertEquals("[\"x\",\"ÿ\"]", strings.body().get("data").get("ndarray").toString(), strings.text());
+
+        // An ndarray caller gets the tftensor answer as its ndarray.
+        Http.Answer ndarray = restPredict("tf", "{\"data\":{\"ndarray\":[\"int64\"]}}");
+        assertEquals(200, ndarray.status(), ndarray.text());
+        assertEquals("[1,-2]", ndarray.body().get("data").get("ndarray").toString(), ndarray.text());
+
+        // V2: the tftensor's dtype as the output's datatype.
+        Map<String, String> v2 = Map.of(
+                "int64", "{\"datatype\":\"INT64\",\"shape\":[2],\"data\":[1,-2]}",
+                "content", "{\"datatype\":\"FP32\",\"shape\":[1,2],\"data\":[0.5,-1.0]}",
+                "uint8", "{\"datatype\":\"UINT8\",\"shape\":[3],\"data\":[7,255,255]}",
+                "strings", "{\"datatype\":\"BYTES\",\"shape\":[2],\"data\":[\"x\",\"ÿ\"]}");
+        for (Map.Entry<String, String> c : v2.entrySet()) {
+            Http.Answer answer = SERVED.http().post("/v2/models/tf/infer",
+                    "{\"inputs\":[{\"name\":\"kind\",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[\"" + c.getKey() + "\"]}]}");
+            assertEquals(200, answer.status(), c.getKey() + ": " + answer.text());
+            JsonNode output = answer.body().get("outputs").get(0);
+            JsonNode expected = Http.JSON.readTree(c.getValue());
+            for (String field : List.of("datatype", "shape", "data")) {
+                assertEquals(expected.get(field), output.get(field), c.getKey() + " " + field + ": " + answer.text());
+            }
+        }
+
+        // gRPC: the answer in tensor_content, little-endian.
+        SeldonMessage grpc = grpcPredict("tf", SeldonMessage.newBuilder().setData(DefaultData.newBuilder()
+                .setTftensor(TensorProto.newBuilder().setDtype(org.tensorflow.framework.DataType.DT_STRING)
+                        .setTensorShape(TensorShapeProto.newBuilder().addDim(TensorShapeProto.Dim.newBuilder().setSize(1)))
+                        .addStringVal(ByteString.copyFromUtf8("int64")))).build());
+        TensorProto int64 = grpc.getData().getTftensor();
+        assertEquals(org.tensorflow.framework.DataType.DT_INT64, int64.getDtype(), grpc.toString());
+        assertEquals(List.of(2L), int64.getTensorShape().getDimList().stream().map(TensorShapeProto.Dim::getSize).toList());
+        ByteBuffer content = int64.getTensorContent().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(16, content.remaining(), grpc.toString());
+        assertEquals(1L, content.getLong());
+        assertEquals(-2L, content.getLong());
+    }
+
+    @Test
+    void aTftensorAnswerTheAdapterCannotReadIsA500NamingWhy() {
+        Map<String, String> cases = Map.of(
+                "complex", "data.tftensor.dtype: DT_COMPLEX64 is not supported",
+                "int8-overflow", "data.tftensor.intVal[0]: 200 is out of range for DT_INT8",
+                "too-few-bytes", "data.tftensor.tensorContent: 2 elements of DT_INT32 need 8 bytes, got 4");
+        for (Map.Entry<String, String> c : cases.entrySet()) {
+            Http.Answer answer = restPredict("tf", stringTftensor(c.getKey()));
+            assertEquals(500, answer.status(), c.getKey() + ": " + answer.text());
+            assertTrue(answer.text().contains(c.getValue()), c.getKey() + ": " + answer.text());
+        }
+    }
+
     @Test
     void routeAggregateAndFeedbackOverRest() {
         Server single = TestServers.local()
@@ -280,6 +493,11 @@ class SeldonAdapterTest {
             assertEquals("[1]", high.body().get("data").get("tensor").get("values").toString(), high.text());
             Http.Answer low = own.post("/route", "{\"data\":{\"ndarray\":[[2]]}}");
             assertEquals("[[0]]", low.body().get("data").get("ndarray").toString(), low.text());
+            Http.Answer tf = own.post("/route", "{\"data\":{\"tftensor\":{\"dtype\":\"DT_FLOAT\",\"floatVal\":[9]}}}");
+            assertEquals(200, tf.status(), tf.text());
+            // The class answered a scalar DT_INT32 tftensor; the server answers the child it read as Seldon does.
+            assertEquals("{\"dtype\":\"DT_INT64\",\"tensorShape\":{\"dim\":[{\"size\":\"1\"},{\"size\":\"1\"}]},\"int64Val\":[\"1\"]}",
+                    tf.body().get("data").get("tftensor").toString(), tf.text());
             Http.Answer mean = own.post("/aggregate", "{\"seldonMessages\":[{\"data\":{\"tensor\":{\"shape\":[2],\"values\":[1,4]}}},"
                     + "{\"data\":{\"tensor\":{\"shape\":[2],\"values\":[3,8]}}}]}");
             assertEquals(200, mean.status(), mean.text());

@@ -40,14 +40,20 @@ import java.util.Set;
  * class's names and meta (its tags and metrics are added to the request's).
  *
  * <p>The server answers {@code data} in the form the caller sent ({@code tensor},
- * {@code ndarray} or {@code tftensor}), and marks the input of predict, the transforms and route
- * with that form (the tensor parameter {@code seldon_data_form}), so the class gets numbers in
- * the caller's form: {@code data.ndarray} (nested lists of doubles) for an ndarray request,
- * {@code data.tensor} (shape and values, doubles) otherwise, including {@code tftensor} requests
- * and the unmarked messages of aggregate and feedback. Strings and booleans always come as
- * {@code data.ndarray}. The class may answer either form. 64-bit integers beyond 2^53 lose
- * precision as doubles, as they do in Seldon's tensor; FP16 and BF16 inputs are refused, and
- * {@code tftensor} and {@code customData} answers are not supported.
+ * {@code ndarray} or {@code tftensor}), and marks each message it hands a class with that form
+ * (the tensor parameter {@code seldon_data_form}), so the class gets the caller's form, as
+ * Seldon's wrapper passes it on: {@code data.tftensor} (a TensorFlow {@code TensorProto} of the
+ * tensor's own dtype, its values in the dtype's typed list, e.g. {@code float_val} for FP32,
+ * {@code int_val} for INT8 to INT32 and UINT8/UINT16, {@code string_val} for BYTES) for a tftensor
+ * request, {@code data.ndarray} (nested lists of doubles) for an ndarray request, and
+ * {@code data.tensor} (shape and values, doubles) otherwise. Outside tftensor, strings and
+ * booleans always come as {@code data.ndarray}, 64-bit integers beyond 2^53 lose precision as
+ * doubles, as they do in Seldon's tensor, and FP16 and BF16 inputs are refused. The class may
+ * answer any of the three forms: a {@code tftensor} answer (typed values, or little-endian
+ * {@code tensor_content} for fixed-size dtypes) keeps its dtype as the matching V2 datatype
+ * (the server answers strings and booleans as {@code data.ndarray} to every caller); complex,
+ * quantized, resource and variant dtypes, and {@code customData} answers, are not supported (a
+ * 500 naming them).
  */
 public final class SeldonModel implements ModelAdapter {
     /** The tensor parameter that holds Seldon's {@code data.names}. */
@@ -62,6 +68,8 @@ public final class SeldonModel implements ModelAdapter {
     private static final String DATA_FORM = "seldon_data_form";
     /** The {@link #DATA_FORM} value of a {@code data.ndarray} request. */
     private static final String NDARRAY_FORM = "data.ndarray";
+    /** The {@link #DATA_FORM} value of a {@code data.tftensor} request. */
+    private static final String TFTENSOR_FORM = "data.tftensor";
 
     private final SeldonPredictionService service;
     private final Set<String> implemented;
@@ -98,7 +106,7 @@ public final class SeldonModel implements ModelAdapter {
         return response(answered("transformOutput", service.transformOutput(message(response.outputs(), response.meta()))));
     }
 
-    /** The first value of the router's answer (a tensor's, or an ndarray's first number) as the child's index. */
+    /** The first value of the router's answer (a tensor's or tftensor's, or an ndarray's first number) as the child's index. */
     @Override
     public int route(InferenceRequest request) {
         SeldonMessage answer = answered("route", service.route(message(request.inputs(), request.meta())));
@@ -115,8 +123,16 @@ public final class SeldonModel implements ModelAdapter {
                 throw new ModelException(500, "route answered no number in data.ndarray");
             }
             value = first.getNumberValue();
+        } else if (data.hasTftensor()) {
+            Tensor tensor = TfTensors.tensor(data.getTftensor(), "route", Map.of());
+            DataType datatype = tensor.datatype();
+            if (!numeric(datatype) || datatype == DataType.FP16 || datatype == DataType.BF16 || tensor.elementCount() == 0) {
+                throw new ModelException(500, "route answered a data.tftensor of " + data.getTftensor().getDtype()
+                        + " with " + tensor.elementCount() + " elements, not a number");
+            }
+            value = numbers(tensor)[0];
         } else {
-            throw new ModelException(500, "route answered no data.tensor or data.ndarray holding the child's index");
+            throw new ModelException(500, "route answered no data.tensor, data.ndarray or data.tftensor holding the child's index");
         }
         if (value != Math.rint(value) || value < -1 || value > Integer.MAX_VALUE) {
             throw new ModelException(500, "route answered " + value + ", which is not a child's index (or -1)");
@@ -229,19 +245,26 @@ public final class SeldonModel implements ModelAdapter {
                 data.addNames(String.valueOf(name));
             }
         }
-        switch (tensor.datatype()) {
-            case BYTES, BOOL -> data.setNdarray(ndarray(tensor));
-            case FP16, BF16 -> throw new ModelException(400, "tensor '" + tensor.name() + "' is " + tensor.datatype()
-                    + ", which a SeldonMessage cannot carry: send FP32 or FP64");
-            default -> {
-                if (NDARRAY_FORM.equals(tensor.parameters().get(DATA_FORM))) {
-                    data.setNdarray(ndarray(tensor));
-                } else {
-                    data.setTensor(seldonTensor(tensor));
-                }
-            }
+        Object form = tensor.parameters().get(DATA_FORM);
+        if (TFTENSOR_FORM.equals(form)) {
+            data.setTftensor(TfTensors.proto(tensor));
+        } else if (!numeric(tensor.datatype())) {
+            data.setNdarray(ndarray(tensor));
+        } else if (tensor.datatype() == DataType.FP16 || tensor.datatype() == DataType.BF16) {
+            throw new ModelException(400, "tensor '" + tensor.name() + "' is " + tensor.datatype()
+                    + ", which a SeldonMessage's data.tensor and data.ndarray cannot carry: send FP32 or FP64, "
+                    + "or send data.tftensor");
+        } else if (NDARRAY_FORM.equals(form)) {
+            data.setNdarray(ndarray(tensor));
+        } else {
+            data.setTensor(seldonTensor(tensor));
         }
         return message.setData(data).build();
+    }
+
+    /** Whether a datatype holds numbers (BOOL and BYTES do not). */
+    private static boolean numeric(DataType datatype) {
+        return datatype != DataType.BOOL && datatype != DataType.BYTES;
     }
 
     private static io.seldon.protos.PredictionProtos.Tensor seldonTensor(Tensor tensor) {
@@ -367,9 +390,9 @@ public final class SeldonModel implements ModelAdapter {
             case NDARRAY:
                 return fromNdarray(data.getNdarray(), name, parameters);
             case TFTENSOR:
-                throw new ModelException(500, "data.tftensor answers are not supported: answer data.tensor or data.ndarray");
+                return TfTensors.tensor(data.getTftensor(), name, parameters);
             default:
-                throw new ModelException(500, "data holds neither tensor nor ndarray");
+                throw new ModelException(500, "data holds none of tensor, ndarray and tftensor");
         }
     }
 
