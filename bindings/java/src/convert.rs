@@ -1,11 +1,18 @@
 //! Messages across the border between Rust and Java.
 //!
 //! Into Java, a message's tensors cross as parallel arrays (names, datatypes, shapes, direct
-//! `ByteBuffer`s viewing the tensors' own little-endian bytes, and each tensor's parameters as
-//! JSON) handed to the package's `Bridge`, which copies each buffer once into the primitive array
-//! the Java `Tensor` holds before any user code runs: the buffers never outlive the call. Out of
-//! Java, each tensor's data (a primitive array, a direct `ByteBuffer`, or the length-prefixed
-//! encoding of `BYTES` that `Bridge` writes) is copied once into the tensor's [`Bytes`].
+//! `ByteBuffer`s viewing the tensors' own little-endian bytes, their loan handles, and each
+//! tensor's parameters as JSON) handed to the package's `Bridge`. Fixed-size tensors are not
+//! copied: each buffer views the memory of a clone of the tensor's [`Bytes`] (a reference count,
+//! not a copy) boxed on the heap, and the box's address crosses as the buffer's handle. `Bridge`
+//! hands every handle to `io.oxserve.ServerMemory`, which registers a `java.lang.ref.Cleaner`
+//! action on the buffer that calls [`Java_io_oxserve_ServerMemory_release`] once the buffer (and
+//! every view of it, which all refer to it) is unreachable: the memory lives as long as Java can
+//! read it, whatever the model keeps. Models only get read-only views, so the server's request
+//! memory is never written. `BYTES` tensors (handle 0) are decoded into arrays during the call.
+//! Out of Java, a direct `ByteBuffer` (one a model filled, or a request's own one it answers) is
+//! lent to the response tensor's [`Bytes`] as it is; a primitive array, or the length-prefixed
+//! encoding of `BYTES` that `io.oxserve.Tensor` writes, is copied once.
 //!
 //! A message's parameters, its Seldon `meta` and each tensor's parameters cross as JSON text
 //! (`null` when empty, so a call without any costs no JSON at all): they are small, and Java
@@ -16,13 +23,14 @@ use std::sync::mpsc;
 use bytes::Bytes;
 use jni::elements::ReleaseMode;
 use jni::objects::{
-    JBooleanArray, JByteArray, JByteBuffer, JDoubleArray, JFloatArray, JIntArray, JLongArray, JObject,
-    JObjectArray, JPrimitiveArray, JShortArray, JString, JValue, TypeArray,
+    JBooleanArray, JByteArray, JByteBuffer, JClass, JDoubleArray, JFloatArray, JIntArray, JLongArray,
+    JObject, JObjectArray, JPrimitiveArray, JShortArray, JString, JValue, TypeArray,
 };
 use jni::refs::Global;
 use jni::signature::MethodSignature;
 use jni::strings::JNIStr;
-use jni::{Env, jni_sig, jni_str};
+use jni::sys::jlong;
+use jni::{Env, EnvUnowned, jni_sig, jni_str};
 use oxserve_core::{
     DataType, Error, Feedback, InferenceRequest, InferenceResponse, Meta, Parameters, Result, Tensor,
 };
@@ -104,17 +112,65 @@ fn java_meta<'local>(env: &mut Env<'local>, meta: &Meta) -> jni::errors::Result<
     java_string(env, Some(&json))
 }
 
-/// The five parallel arrays `Bridge` builds tensors from: names, datatypes, shapes, data and
-/// parameters.
+/// Tensors' bytes lent to Java, each a boxed clone of a tensor's [`Bytes`] whose address is the
+/// handle Java gets beside the direct buffer over them. Dropping the loans frees the boxes: they
+/// are only forgotten ([`Loans::hand_over`]) when the call that hands them to `Bridge` is made,
+/// from which on `io.oxserve.ServerMemory` releases each exactly once.
+#[derive(Default)]
+struct Loans(Vec<jlong>);
+
+impl Loans {
+    /// A clone of `data` (a reference count, not a copy) that stays where it is until
+    /// [`Java_io_oxserve_ServerMemory_release`] drops it: its address and length, and its handle.
+    fn lend(&mut self, data: &Bytes) -> (*mut u8, usize, jlong) {
+        let bytes = Box::new(data.clone());
+        let (ptr, len) = (bytes.as_ptr() as *mut u8, bytes.len());
+        let handle = Box::into_raw(bytes) as jlong;
+        self.0.push(handle);
+        (ptr, len, handle)
+    }
+
+    /// Java owns the loans from now on.
+    fn hand_over(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for Loans {
+    fn drop(&mut self) {
+        for &handle in &self.0 {
+            // SAFETY: each handle came from `Box::into_raw` in `lend` and was never handed over.
+            drop(unsafe { Box::from_raw(handle as *mut Bytes) });
+        }
+    }
+}
+
+/// Drops the tensor bytes behind a handle [`Loans::lend`] made, once Java can no longer reach
+/// the buffer over them: `io.oxserve.ServerMemory` calls it from its cleaner, or at once for a
+/// buffer it copied instead of keeping, exactly once per handle.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_oxserve_ServerMemory_release<'caller>(
+    _env: EnvUnowned<'caller>,
+    _class: JClass<'caller>,
+    handle: jlong,
+) {
+    // SAFETY: `handle` came from `Box::into_raw` in `Loans::lend`, and Java releases it once.
+    drop(unsafe { Box::from_raw(handle as *mut Bytes) });
+}
+
+/// The six parallel arrays `Bridge` builds tensors from: names, datatypes, shapes, data, loan
+/// handles (0: the buffer is only valid during the call) and parameters, with the loans made.
 fn tensor_arrays<'local>(
     env: &mut Env<'local>,
     tensors: &[Tensor],
-) -> jni::errors::Result<[JObject<'local>; 5]> {
+) -> jni::errors::Result<([JObject<'local>; 6], Loans)> {
+    let mut loans = Loans::default();
     let names = JObjectArray::<JString>::new(env, tensors.len(), JString::null())?;
     let parameters = JObjectArray::<JObject>::new(env, tensors.len(), JObject::null())?;
     let datatypes = JObjectArray::<JString>::new(env, tensors.len(), JString::null())?;
     let shapes = JObjectArray::<JLongArray>::new(env, tensors.len(), JLongArray::null())?;
     let buffers = JObjectArray::<JByteBuffer>::new(env, tensors.len(), JByteBuffer::null())?;
+    let mut handles = vec![0 as jlong; tensors.len()];
     for (i, tensor) in tensors.iter().enumerate() {
         let name = env.new_string(&tensor.name)?;
         names.set_element(env, i, &name)?;
@@ -124,10 +180,17 @@ fn tensor_arrays<'local>(
         let shape = env.new_long_array(dims.len())?;
         shape.set_region(env, 0, &dims)?;
         shapes.set_element(env, i, &shape)?;
-        // SAFETY: `Bridge` only reads the buffer, and copies it before the call that received
-        // it returns; the caller keeps `tensor` (and so its bytes) alive for that call.
-        let buffer =
-            unsafe { env.new_direct_byte_buffer(tensor.data.as_ptr() as *mut u8, tensor.data.len())? };
+        let buffer = if tensor.datatype == DataType::Bytes || tensor.data.is_empty() {
+            // SAFETY: `Bridge` decodes BYTES (and reads nothing of an empty buffer) before the
+            // call returns; the caller keeps `tensor` (and so its bytes) alive for that call.
+            unsafe { env.new_direct_byte_buffer(tensor.data.as_ptr() as *mut u8, tensor.data.len())? }
+        } else {
+            let (ptr, len, handle) = loans.lend(&tensor.data);
+            handles[i] = handle;
+            // SAFETY: the loan keeps the bytes where they are until Java releases the handle,
+            // which it does only once the buffer is unreachable; Java only reads them.
+            unsafe { env.new_direct_byte_buffer(ptr, len)? }
+        };
         buffers.set_element(env, i, &buffer)?;
         if !tensor.parameters.is_empty() {
             let json = java_parameters(env, &tensor.parameters)?;
@@ -139,7 +202,19 @@ fn tensor_arrays<'local>(
         env.delete_local_ref(shape);
         env.delete_local_ref(buffer);
     }
-    Ok([names.into(), datatypes.into(), shapes.into(), buffers.into(), parameters.into()])
+    let handle_array = env.new_long_array(handles.len())?;
+    handle_array.set_region(env, 0, &handles)?;
+    Ok((
+        [
+            names.into(),
+            datatypes.into(),
+            shapes.into(),
+            buffers.into(),
+            handle_array.into(),
+            parameters.into(),
+        ],
+        loans,
+    ))
 }
 
 /// A request as an `io.oxserve.InferenceRequest`.
@@ -160,7 +235,7 @@ pub fn request_to_java<'local>(
         classes,
         jni_str!("request"),
         &jni_sig!(
-            "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[[J[Ljava/nio/ByteBuffer;[Ljava/lang/String;)Lio/oxserve/InferenceRequest;"
+            "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[[J[Ljava/nio/ByteBuffer;[J[Ljava/lang/String;)Lio/oxserve/InferenceRequest;"
         ),
     )
 }
@@ -183,7 +258,7 @@ pub fn response_to_java<'local>(
         classes,
         jni_str!("response"),
         &jni_sig!(
-            "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[[J[Ljava/nio/ByteBuffer;[Ljava/lang/String;)Lio/oxserve/InferenceResponse;"
+            "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[[J[Ljava/nio/ByteBuffer;[J[Ljava/lang/String;)Lio/oxserve/InferenceResponse;"
         ),
     )
 }
@@ -210,7 +285,10 @@ impl Message<'_> {
         let model = java_string(env, Some(self.model))?;
         let parameters = java_parameters(env, self.parameters)?;
         let meta = java_meta(env, self.meta)?;
-        let [names, datatypes, shapes, buffers, tensor_parameters] = tensor_arrays(env, self.tensors)?;
+        let ([names, datatypes, shapes, buffers, handles, tensor_parameters], loans) =
+            tensor_arrays(env, self.tensors)?;
+        // From this call on, `Bridge` keeps or releases every loan, even when it throws.
+        loans.hand_over();
         env.call_static_method(
             &classes.bridge,
             factory,
@@ -224,6 +302,7 @@ impl Message<'_> {
                 JValue::Object(&datatypes),
                 JValue::Object(&shapes),
                 JValue::Object(&buffers),
+                JValue::Object(&handles),
                 JValue::Object(&tensor_parameters),
             ],
         )?

@@ -17,21 +17,24 @@ final class Bridge {
     private Bridge() {}
 
     /**
-     * A request over the server's tensors. {@code data[i]} is a direct buffer viewing memory
-     * the server owns only for the duration of this call, so each is copied into its tensor's
-     * array here, before any model code can keep a reference to it.
+     * A request over the server's tensors. {@code data[i]} is a direct buffer viewing the
+     * server's memory; where {@code handles[i]} is not 0, {@link ServerMemory} keeps that memory
+     * alive for as long as the tensor (or any view of its buffer) is reachable, and the tensor
+     * holds a read-only view of it: no copy. The others (BYTES, empty tensors, and tensors past
+     * {@link ServerMemory#limit}) are only valid during this call and are copied here, before
+     * any model code can keep a reference to them.
      */
     static InferenceRequest request(String id, String model, String parameters, String meta, String[] names,
-            String[] datatypes, long[][] shapes, ByteBuffer[] data, String[] tensorParameters) {
-        return new InferenceRequest(id, model, tensors(names, datatypes, shapes, data, tensorParameters),
+            String[] datatypes, long[][] shapes, ByteBuffer[] data, long[] handles, String[] tensorParameters) {
+        return new InferenceRequest(id, model, tensors(names, datatypes, shapes, data, handles, tensorParameters),
                 object(parameters), object(meta));
     }
 
-    /** A response over the server's tensors, copied as in {@link #request}. */
+    /** A response over the server's tensors, kept or copied as in {@link #request}. */
     static InferenceResponse response(String id, String model, String parameters, String meta, String[] names,
-            String[] datatypes, long[][] shapes, ByteBuffer[] data, String[] tensorParameters) {
-        return new InferenceResponse(tensors(names, datatypes, shapes, data, tensorParameters), object(parameters),
-                object(meta));
+            String[] datatypes, long[][] shapes, ByteBuffer[] data, long[] handles, String[] tensorParameters) {
+        return new InferenceResponse(tensors(names, datatypes, shapes, data, handles, tensorParameters),
+                object(parameters), object(meta));
     }
 
     /** The answers a combiner aggregates, as the list its method takes. */
@@ -89,12 +92,17 @@ final class Bridge {
     }
 
     private static List<Tensor> tensors(String[] names, String[] datatypes, long[][] shapes, ByteBuffer[] data,
-            String[] parameters) {
+            long[] handles, String[] parameters) {
+        // First, so that every handle is kept or released whatever fails next.
+        ByteBuffer[] kept = ServerMemory.take(data, handles);
         List<Tensor> tensors = new ArrayList<>(names.length);
         for (int i = 0; i < names.length; i++) {
             DataType datatype = DataType.valueOf(datatypes[i]);
-            tensors.add(new Tensor(names[i], datatype, shapes[i], copy(datatype, data[i].order(ByteOrder.LITTLE_ENDIAN)),
-                    object(parameters[i])));
+            Map<String, Object> tensorParameters = object(parameters[i]);
+            tensors.add(kept[i] != null
+                    ? Tensor.lent(names[i], datatype, shapes[i], kept[i], tensorParameters)
+                    : new Tensor(names[i], datatype, shapes[i],
+                            Tensor.decode(datatype, data[i].order(ByteOrder.LITTLE_ENDIAN)), tensorParameters));
         }
         return tensors;
     }
@@ -103,65 +111,5 @@ final class Bridge {
     @SuppressWarnings("unchecked")
     private static Map<String, Object> object(String json) {
         return json == null ? Map.of() : (Map<String, Object>) Json.read(json);
-    }
-
-    /** The elements of {@code buffer} in a new array of the datatype's array type. */
-    private static Object copy(DataType datatype, ByteBuffer buffer) {
-        switch (datatype) {
-            case BOOL: {
-                boolean[] out = new boolean[buffer.remaining()];
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = buffer.get(i) != 0;
-                }
-                return out;
-            }
-            case UINT8:
-            case INT8: {
-                byte[] out = new byte[buffer.remaining()];
-                buffer.get(out);
-                return out;
-            }
-            case UINT16:
-            case INT16:
-            case FP16:
-            case BF16: {
-                short[] out = new short[buffer.remaining() / 2];
-                buffer.asShortBuffer().get(out);
-                return out;
-            }
-            case UINT32:
-            case INT32: {
-                int[] out = new int[buffer.remaining() / 4];
-                buffer.asIntBuffer().get(out);
-                return out;
-            }
-            case UINT64:
-            case INT64: {
-                long[] out = new long[buffer.remaining() / 8];
-                buffer.asLongBuffer().get(out);
-                return out;
-            }
-            case FP32: {
-                float[] out = new float[buffer.remaining() / 4];
-                buffer.asFloatBuffer().get(out);
-                return out;
-            }
-            case FP64: {
-                double[] out = new double[buffer.remaining() / 8];
-                buffer.asDoubleBuffer().get(out);
-                return out;
-            }
-            case BYTES: {
-                List<byte[]> elements = new ArrayList<>();
-                while (buffer.hasRemaining()) {
-                    byte[] element = new byte[buffer.getInt()];
-                    buffer.get(element);
-                    elements.add(element);
-                }
-                return elements.toArray(new byte[0][]);
-            }
-            default:
-                throw new IllegalArgumentException("unknown datatype " + datatype);
-        }
     }
 }
