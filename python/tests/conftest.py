@@ -47,7 +47,11 @@ class Server:
         self.http_port, self.grpc_port, self.metrics_port = free_ports(3)
         self.args = [a.format(http=self.http_port, grpc=self.grpc_port) for a in args]
         # Seldon's microservice listens on a metrics port too (6000 unless told).
-        self.env = {**os.environ, "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(self.metrics_port), **(env or {})}
+        self.env = {
+            **os.environ,
+            "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(self.metrics_port),
+            **(env or {}),
+        }
         self.cwd = cwd
         logs = Path(tempfile.mkdtemp(prefix="oxserve-py-"))
         self.stdout_path, self.stderr_path = logs / "stdout", logs / "stderr"
