@@ -64,7 +64,9 @@ def graph_dir(tmp_path_factory, model_repo) -> Path:
         [sys.executable, str(GRAPHS / "make_graph_models.py"), str(models)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    shutil.copytree(GRAPHS, root / "graphs", ignore=shutil.ignore_patterns("make_graph_models.py", "__pycache__"))
+    shutil.copytree(
+        GRAPHS, root / "graphs", ignore=shutil.ignore_patterns("make_graph_models.py", "__pycache__")
+    )
     return root
 
 
