@@ -435,12 +435,17 @@ spec:
     assert r.status_code == 404 and "unit 'root': no step's condition matches" in r.json()["error"], r.text
 
 
-def test_a_failing_remote_unit_is_a_5xx_naming_it(start, graph_dir):
+@pytest.mark.parametrize(
+    ("transport", "call"),
+    [("rest", "seldon+http://127.0.0.1:{}: POST /predict"), ("grpc", "seldon+grpc://127.0.0.1:{}")],
+)
+def test_a_failing_remote_unit_is_a_5xx_naming_it(start, graph_dir, transport, call):
     (closed,) = free_ports(1)
     path = write_graph(
         graph_dir,
-        "unreachable",
-        f"graph:\n  name: gone\n  endpoint: {{host: 127.0.0.1, port: {closed}, retries: 1}}\n",
+        f"unreachable-{transport}",
+        "graph:\n  name: gone\n"
+        f"  endpoint: {{host: 127.0.0.1, port: {closed}, transport: {transport}, retries: 1}}\n",
     )
     proc = start(LiveGraphProcess, [str(path)])
     # Seldon's readiness: a graph is ready only while every unit's address accepts connections
@@ -449,7 +454,7 @@ def test_a_failing_remote_unit_is_a_5xx_naming_it(start, graph_dir):
     assert requests.get(proc.url("/health/status"), timeout=TIMEOUT).status_code == 503
     r = requests.post(proc.url("/api/v1.0/predictions"), json={"data": {"ndarray": FLOWER}}, timeout=TIMEOUT)
     assert r.status_code == 503, r.text
-    assert f"unit 'gone': seldon+http://127.0.0.1:{closed}: POST /predict" in r.json()["status"]["info"]
+    assert f"unit 'gone': {call.format(closed)}" in r.json()["status"]["info"], r.text
     assert requests.get(proc.url("/v2/health/live"), timeout=TIMEOUT).status_code == 200
 
 
