@@ -70,7 +70,8 @@ rust-test: $(VENV)/.serve-deps toolchain
 	OXSERVE_PYTHON=$(abspath $(VPY)) $(CARGO) test --workspace
 
 # End-to-end: the real binary on loopback ports, real clients (tritonclient, grpcio, requests).
-e2e-test: $(VENV)/.test-deps toolchain
+# The Python package is installed first: `oxserve run` hands graphs with Python units to it.
+e2e-test: $(VENV)/.test-deps toolchain python-develop
 	$(CARGO) build --bin oxserve
 	OXSERVE_BIN=$(abspath target/debug/oxserve) $(VPY) -m pytest -q tests/e2e
 
