@@ -53,7 +53,7 @@ impl Declaration {
         let Declaration { metadata, settings, supported } = self;
         let name = metadata.name.clone();
         let in_model = |e: Error| e.context(format_args!("model '{name}'"));
-        let mut config = SchedulerConfig::from_settings(&settings).map_err(in_model)?;
+        let config = SchedulerConfig::from_settings(&settings).map_err(in_model)?;
         let setup = Setup {
             metadata,
             supported,
@@ -62,11 +62,6 @@ impl Declaration {
             instances: config.instances,
         };
         let unit = unit(setup)?;
-        // One call more per worker thread may leave the scheduler: it waits in the workers' queue,
-        // so a thread that finishes a call takes the next at once instead of idling while the
-        // answer travels back to the async side and the scheduler hands over another. The
-        // threads still run `instances` calls at most; the waiting call keeps its deadline.
-        config.instances = config.instances.saturating_mul(2);
         let version = settings.parameters.version.as_deref().unwrap_or("");
         let scheduler = Scheduler::new(Arc::new(unit), config, metrics.scheduler_observer(&name, version))
             .map_err(in_model)?;
