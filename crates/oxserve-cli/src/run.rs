@@ -39,8 +39,11 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     let foreign = foreign_units(&spec)?;
     match foreign.first().map(|(_, _, language)| *language) {
         Some(Language::Python) => {
-            let named: Vec<(String, String)> =
-                foreign.into_iter().map(|(name, what, _)| (name, what)).collect();
+            let named: Vec<(String, String)> = foreign
+                .into_iter()
+                .filter(|(_, _, language)| *language == Language::Python)
+                .map(|(name, what, _)| (name, what))
+                .collect();
             let handover = Handover {
                 source: vec!["--graph".into(), args.graph.clone().into()],
                 foreign: &named,
@@ -85,11 +88,11 @@ pub fn run(args: RunArgs) -> Result<(), String> {
 }
 
 /// The nodes that another language must host, as (node, what it runs, language): classes,
-/// prepackaged servers, and model folders whose settings name a Python server. The spec has
-/// checked that its classes share one language; a Python model folder beside Java classes is
-/// refused here.
+/// prepackaged servers, and model folders whose settings name a Python server. The first decides
+/// the host; the spec has checked that the classes share one language, and a host refuses, by
+/// node, any other unit it cannot run (a Python model folder beside Java classes).
 fn foreign_units(spec: &GraphSpec) -> Result<Vec<(String, String, Language)>, String> {
-    let mut foreign: Vec<(String, String, Language)> = Vec::new();
+    let mut foreign = Vec::new();
     for node in spec.nodes() {
         let (what, language) = match &node.unit {
             UnitSpec::Class(class) => (class.class.clone(), class.language),
@@ -102,18 +105,6 @@ fn foreign_units(spec: &GraphSpec) -> Result<Vec<(String, String, Language)>, St
             }
             _ => continue,
         };
-        if let Some((other, _, theirs)) = foreign.first()
-            && *theirs != language
-        {
-            return Err(format!(
-                "{}: node '{}' ({what}) runs in {} but node '{other}' runs in {}; one process hosts one \
-                 of them, so serve one as a remote unit (an endpoint)",
-                node.at,
-                node.name,
-                language.name(),
-                theirs.name()
-            ));
-        }
         foreign.push((node.name.clone(), what, language));
     }
     Ok(foreign)
