@@ -20,8 +20,8 @@ final class Bridge {
      * A request over the server's tensors. {@code data[i]} is a direct buffer viewing the
      * server's memory; where {@code handles[i]} is not 0, {@link ServerMemory} keeps that memory
      * alive for as long as the tensor (or any view of its buffer) is reachable, and the tensor
-     * holds a read-only view of it: no copy. The others (BYTES, empty tensors, and tensors past
-     * {@link ServerMemory#limit}) are only valid during this call and are copied here, before
+     * holds a read-only view of it: no copy. The others (BYTES, tensors under 64 KiB, and tensors
+     * past {@link ServerMemory#limit}) are only valid during this call and are copied here, before
      * any model code can keep a reference to them.
      */
     static InferenceRequest request(String id, String model, String parameters, String meta, String[] names,

@@ -34,7 +34,7 @@ final class ServerMemory {
     /**
      * The buffers the native side handed over, as read-only little-endian views kept alive by
      * their handles; {@code null} where the buffer is only valid during this call (handle 0: a
-     * BYTES or empty tensor) or past the limit (its handle is then released already), and must
+     * BYTES tensor or one under 64 KiB) or past the limit (its handle is then released already), and must
      * be copied before the call returns. Every non-zero handle is registered or released, even
      * when this throws, so none is lost.
      */

@@ -22,9 +22,10 @@ import java.util.Objects;
  * is reported where it is made. Tensors are not copied defensively: do not change an array after
  * handing it over.
  *
- * <p>The tensors the server hands a model (fixed-size types) are not copied out of the request:
- * they hold a read-only direct buffer over the server's own memory, which stays valid for as long
- * as the tensor or any view of it is reachable, even after the call returned. {@link #buffer()}
+ * <p>The tensors of 64 KiB or more the server hands a model (fixed-size types) are not copied out
+ * of the request: they hold a read-only direct buffer over the server's own memory, which stays
+ * valid for as long as the tensor or any view of it is reachable, even after the call returned
+ * (smaller ones arrive as arrays: copying them costs less). {@link #buffer()}
  * and the typed views ({@link #floatBuffer()}…) read it without any copy; the array accessors
  * ({@link #floats()}…, and {@link #data()} for such tensors) copy it once, on first use. A tensor
  * a model answers as it got it is lent back to the server without a copy either.
