@@ -9,8 +9,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Keeps the server's tensor memory alive while Java can read it, so that request tensors reach a
  * model without a copy.
  *
- * <p>The native side hands each fixed-size tensor over as a direct buffer over its own bytes plus
- * a handle: a reference it holds on those bytes until {@link #release} drops it. {@link #take}
+ * <p>The native side hands each fixed-size tensor of 64 KiB or more over as a direct buffer over
+ * its own bytes plus a handle: a reference it holds on those bytes until {@link #release} drops it. {@link #take}
  * registers a {@link Cleaner} action on that buffer which releases the handle once the buffer is
  * unreachable. Every view of a direct buffer ({@code asReadOnlyBuffer}, {@code slice},
  * {@code asFloatBuffer}…) refers to the buffer it came from, and the native side holds a global
@@ -21,6 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * long between collections. So the bytes kept this way are counted: past {@link #limit}, a
  * tensor is copied into the Java heap instead and its handle released at once, which keeps the
  * memory bounded and, since copies fill the heap, brings on the collection that frees the rest.
+ * The count sees a tensor's own bytes, not the larger buffer they may be a slice of (what the
+ * connection read into), which a handle keeps alive too: that is why small tensors, where the
+ * difference would dominate, are copied rather than lent.
  */
 final class ServerMemory {
     /** Bytes kept past which tensors are copied instead (256 MiB; tests lower it). */
