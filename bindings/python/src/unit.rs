@@ -120,10 +120,10 @@ impl PythonUnit {
 ///
 /// The thread keeps one Python thread state for its whole life. Without one, each job's
 /// `Python::attach` would make CPython create a thread state and delete it again, mapping and
-/// unmapping its frame stack every time. The state is never deleted here but left to the interpreter,
-/// which deletes it when it finalizes: deleting it needs the GIL, and a thread that waits for the
-/// GIL while the interpreter shuts down is ended from inside CPython, through this thread's Rust
-/// frames. Started again after a panicking job, the worker finds the state it kept.
+/// unmapping its frame stack every time. The state is never deleted here but left to the
+/// interpreter, which deletes it when it finalizes: deleting it needs the GIL, and a thread that
+/// waits for the GIL while the interpreter shuts down is ended from inside CPython, through this
+/// thread's Rust frames. Started again after a panicking job, the worker finds the state it kept.
 fn worker(jobs: &Jobs<Job>) {
     // SAFETY: the interpreter is running (this package was imported from it). Ensure gives this
     // thread a state and the GIL, and SaveThread releases the GIL while keeping the state, so
