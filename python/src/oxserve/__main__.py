@@ -76,18 +76,19 @@ def main(argv=None):
         )
     if args.default_model and not args.model_repository:
         parser.error("--default-model: only with --model-repository")
+    # Where and how every form below listens.
+    listening = {
+        "host": args.host,
+        "http_port": args.http_port,
+        "grpc_port": args.grpc_port,
+        "workers": args.workers,
+        "drain_timeout": args.drain_timeout,
+        "max_request_size": args.max_request_size,
+    }
     try:
         if args.graph:
             point_rust_at_onnxruntime()
-            serve_graph(
-                args.graph,
-                host=args.host,
-                http_port=args.http_port,
-                grpc_port=args.grpc_port,
-                workers=args.workers,
-                drain_timeout=args.drain_timeout,
-                max_request_size=args.max_request_size,
-            )
+            serve_graph(args.graph, **listening)
             return
         if args.model_repository:
             handlers, native = read_repository(args.model_repository)
@@ -95,13 +96,8 @@ def main(argv=None):
                 point_rust_at_onnxruntime()
             serve(
                 lambda: handlers,
-                host=args.host,
-                http_port=args.http_port,
-                grpc_port=args.grpc_port,
-                workers=args.workers,
+                **listening,
                 default_model=args.default_model,
-                drain_timeout=args.drain_timeout,
-                max_request_size=args.max_request_size,
                 # Set when a Seldon deployment runs this as one of its units (meta.requestPath).
                 seldon_unit_id=os.environ.get("PREDICTIVE_UNIT_ID"),
                 seldon_unit_image=os.environ.get("PREDICTIVE_UNIT_IMAGE"),
@@ -111,12 +107,7 @@ def main(argv=None):
         cls = _model_class(args.model_class)
         model = cls(args.model_name or cls.__name__)
         server = ModelServer(
-            host=args.host,
-            drain_timeout=args.drain_timeout,
-            max_request_size=args.max_request_size,
-            http_port=args.http_port,
-            grpc_port=args.grpc_port,
-            workers=args.workers,
+            **listening,
             max_batch_size=args.max_batch_size,
             max_batch_time=args.max_batch_time,
             instances=args.instances,
